@@ -1,0 +1,4 @@
+"""sg_lava.export: the HDF5 file that joins training (torch) and deployment (Lava).
+
+Nothing here may import torch at module level: the Lava side reads files with it.
+"""
