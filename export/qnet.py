@@ -1,0 +1,101 @@
+"""The quantised network: the integer model that the HDF5 file stores (numpy only).
+
+This is the in-memory form of ``net.h5``. The torch quantiser (``sg_lava.quantize``)
+produces it, the writer and reader (:mod:`sg_lava.export.hdf5`) move it to and from
+disk, and both the batched fixed-point reference (``sg_lava.fixed``) and the Lava
+network builder (``sg_lava.processes``) run it. The integer semantics of every field are
+specified in ``docs/fixed_point.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FixedPointSpec:
+    """Bit widths of the integer model (Loihi 2 defaults)."""
+
+    state_bits: int = 24  # buckets, readout, estimate, threshold, drive: signed
+    decay_bits: int = 12  # alpha_k as a fraction of 2**decay_bits
+    weight_bits: int = 8  # signed synaptic weight mantissa (stored doubled, as netx does)
+    bucket_weight_bits: int = 12  # signed per-neuron bucket weight mantissa
+    mf_bits: int = 12  # m_f as a fraction of 2**mf_bits
+    state_frac_bits: int = 12  # default scale: a state v is round(v * 2**bits); calibration picks per layer
+    input_frac_bits: int = 0  # network input x is fed as round(x * 2**input_frac_bits)
+    sum_bits: int = 32  # dense synaptic sums must fit (Lava's Dense sums in int32)
+
+    def is_loihi(self) -> bool:
+        """True when the widths are those Lava's fixed-point synapses and Loihi 2 accept."""
+        return (self.state_bits, self.decay_bits, self.weight_bits) == (24, 12, 8)
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: int(getattr(self, k)) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class QuantLayer:
+    """One layer of gamma neurons with its synapse, all parameters integer."""
+
+    kind: str  # 'dense' or 'conv'
+    in_shape: tuple[int, ...]  # what the synapse receives, PyTorch order
+    shape: tuple[int, ...]  # neurons, PyTorch order: (N,) or (C, H, W)
+    weight: np.ndarray  # even integers; (out, in[, kH, kW]) or (K, out, in[, kH, kW])
+    weight_exp: int  # weight value = weight * 2**-weight_exp
+    bias: np.ndarray  # (channels,), in state units
+    decay: np.ndarray  # (K,), alpha_k * 2**decay_bits
+    drive_exp: int  # drive c = shift(a_in, drive_exp), in state units
+    theta0: int  # state units
+    mf: int  # m_f * 2**mf_bits
+    decay_out: int  # decay of the receiving layer's first bucket (0 for the output layer)
+    is_output: bool
+    per_synapse: bool
+    frac_bits: int = 12  # this layer's states are value * 2**frac_bits
+    bucket_weight: np.ndarray | None = None  # (K, channels) mantissas when per-neuron
+    bucket_weight_exp: int = 0  # bucket weight value = mantissa * 2**-bucket_weight_exp
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    flatten_from: tuple[int, ...] | None = None  # dense fed by a (C, H, W) layer
+
+    @property
+    def K(self) -> int:
+        return int(len(self.decay))
+
+    @property
+    def kernel_size(self) -> tuple[int, int]:
+        return tuple(int(n) for n in self.weight.shape[-2:])  # type: ignore[return-value]
+
+    @property
+    def n_neurons(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def n_synapses(self) -> int:
+        """Stored synaptic weights (per-synapse variants count each of the K copies)."""
+        return int(self.weight.size)
+
+
+@dataclass
+class QuantizedNetwork:
+    """A whole network in integers, plus what is needed to read its output."""
+
+    input_shape: tuple[int, ...]
+    layers: list[QuantLayer]
+    spec: FixedPointSpec = field(default_factory=FixedPointSpec)
+    timing: str = "lava"
+    meta: dict = field(default_factory=dict)  # provenance, free-form strings
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.layers[-1].shape
+
+    @property
+    def latency(self) -> int:
+        return len(self.layers) if self.timing == "lava" else 0
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """Network input as the integers the first synapse receives."""
+        return np.round(np.asarray(x, dtype=np.float64) * 2.0**self.spec.input_frac_bits).astype(np.int64)

@@ -1,0 +1,74 @@
+"""``model.pt``: a trained network as a versioned, code-free file.
+
+The file is a plain dict — format name, version, the full network config, the task it
+was trained on, training metadata and the state dict — so it loads with
+``torch.load(weights_only=True)``: opening a model file never runs code.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sg_lava import __version__
+from sg_lava.errors import UserError
+from sg_lava.files import atomic_write
+from sg_lava.network import GammaNetwork
+
+MODEL_FORMAT = "sg-lava-model"
+MODEL_VERSION = 1
+
+
+def save_model(net: GammaNetwork, path: str | Path, task: dict | None = None, train: dict | None = None) -> None:
+    """Write ``net`` atomically (temporary file in the same folder, then rename)."""
+    payload = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "sg_lava_version": __version__,
+        "config": net.config,
+        "task": task or {},
+        "train": train or {},
+        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+    }
+    atomic_write(Path(path), lambda f: torch.save(payload, f))
+
+
+def read_model_file(path: str | Path) -> dict[str, Any]:
+    """Load and check the dict inside a model file; bad input raises :class:`UserError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path} is not a readable model file (not a torch archive)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
+        raise UserError(f"{path} holds objects that a safe load refuses ({first[:120]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise UserError(f"{path} is not a readable model file ({type(err).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        raise UserError(f"{path} is not an sg-lava model file")
+    version = payload.get("version")
+    if not isinstance(version, int) or version > MODEL_VERSION:
+        raise UserError(f"{path} has model format version {version}; this sg-lava reads up to {MODEL_VERSION}")
+    for key in ("config", "state_dict"):
+        if not isinstance(payload.get(key), dict):
+            raise UserError(f"{path} lacks its {key}")
+    return payload
+
+
+def load_model(path: str | Path) -> tuple[GammaNetwork, dict[str, Any]]:
+    """The network in a model file and the file's dict."""
+    payload = read_model_file(path)
+    try:
+        net = GammaNetwork(payload["config"])
+        net.load_state_dict(payload["state_dict"])
+    except (ValueError, KeyError, TypeError, RuntimeError) as err:
+        raise UserError(f"{path}: the network in the file is inconsistent ({str(err).splitlines()[0][:160]})") from None
+    net.eval()
+    return net, payload

@@ -1,0 +1,210 @@
+"""A sequential network of SpikingGamma layers and its floating-point time loop.
+
+The network is built from a plain config dict (so that ``model.pt`` stays loadable with
+``torch.load(weights_only=True)``) and runs explicit state through
+:mod:`sg_lava.dynamics` one time step at a time.
+
+Timing: ``'zero'`` is the equations (a layer sees its input at the same step); ``'lava'``
+adds one step of latency per synapse, as Lava's Dense and Conv do. The two are not a
+pure shift of each other — biases act from step 0 in both — so a model is trained in
+the timing it will be deployed with, recorded in its config; the output of a Lava-aligned
+run lags by :attr:`GammaNetwork.latency` steps, which the readout window accounts for.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from sg_lava import dynamics
+from sg_lava.layers import Flatten, GammaConv2d, GammaDense, GammaLayer, SumPool2d
+
+TIMINGS = ("zero", "lava")
+DEFAULTS: dict[str, Any] = {
+    "K": 4,
+    "F": 0.5,
+    "theta0": 0.1,
+    "m_f": None,  # None: m_f = theta0, as in the paper
+    "per_synapse": False,
+    "timing": "lava",
+}
+
+
+def normalise_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Fill defaults and check a network config; returns a new dict.
+
+    A config has ``input_shape`` (list), ``layers`` (list of dicts with ``type`` in
+    dense/conv/flatten/pool) and the neuron settings of :data:`DEFAULTS`, which a layer
+    dict may override (``K``, ``F``, ``per_synapse``).
+    """
+    cfg = {**DEFAULTS, **copy.deepcopy(config)}
+    if cfg["m_f"] is None:
+        cfg["m_f"] = cfg["theta0"]
+    if cfg["timing"] not in TIMINGS:
+        raise ValueError(f"timing must be one of {TIMINGS}, got {cfg['timing']!r}")
+    if "input_shape" not in cfg or "layers" not in cfg:
+        raise ValueError("a network config needs 'input_shape' and 'layers'")
+    cfg["input_shape"] = [int(n) for n in cfg["input_shape"]]
+    if not any(layer.get("type") in ("dense", "conv") for layer in cfg["layers"]):
+        raise ValueError("a network needs at least one dense or conv layer")
+    if cfg["layers"][-1].get("type") not in ("dense", "conv"):
+        raise ValueError("the last layer must be a dense or conv layer")
+    return cfg
+
+
+def build_layer(spec: dict[str, Any], in_shape: tuple[int, ...], cfg: dict[str, Any]) -> nn.Module:
+    """One module from its config entry, given the shape of what it receives."""
+    kind = spec.get("type")
+    K = int(spec.get("K", cfg["K"]))
+    F = float(spec.get("F", cfg["F"]))
+    per_synapse = bool(spec.get("per_synapse", cfg["per_synapse"]))
+    if kind == "dense":
+        if len(in_shape) != 1:
+            raise ValueError(f"dense layer needs a flat input, got {in_shape}: add a flatten")
+        return GammaDense(in_shape[0], int(spec["out_features"]), K, F, per_synapse)
+    if kind == "conv":
+        return GammaConv2d(
+            in_shape[0], int(spec["out_channels"]), spec["kernel_size"], spec.get("stride", 1),
+            spec.get("padding", 0), spec.get("dilation", 1), K, F, per_synapse,
+        )
+    if kind == "flatten":
+        return Flatten()
+    if kind == "pool":
+        return SumPool2d(int(spec["kernel_size"]))
+    raise ValueError(f"unknown layer type {kind!r}")
+
+
+@dataclass
+class LayerState:
+    """State of one gamma layer during a run (float, presynaptic form)."""
+
+    buckets: Tensor  # (batch, K, *in_shape)
+    estimate: Tensor | None = None  # encoder estimate e (batch, *out_shape)
+    y_prev: Tensor | None = None  # y(t-1) for the adaptive threshold
+    pending: Tensor | None = None  # Lava-aligned timing: the input of the previous step
+
+    def detached(self) -> LayerState:
+        """The state as constants for online learning: history carries no gradient.
+
+        ``pending`` keeps its graph: in Lava-aligned timing it is the spike that the
+        current step's signal path goes through (one step per synapse), and the loss must
+        reach the layer below through it.
+        """
+        def cut(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.detach()
+
+        return LayerState(cut(self.buckets), cut(self.estimate), cut(self.y_prev), self.pending)
+
+
+@dataclass
+class StepResult:
+    """What one time step produced."""
+
+    output: Tensor  # readout x of the last layer
+    spikes: list[Tensor] = field(default_factory=list)  # per hidden gamma layer
+
+
+class GammaNetwork(nn.Module):
+    """Sequential SpikingGamma network built from a config dict."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.config = normalise_config(config)
+        shape = tuple(self.config["input_shape"])
+        self.input_shape = shape
+        modules, shapes = [], []
+        for spec in self.config["layers"]:
+            module = build_layer(spec, shape, self.config)
+            in_shape, shape = shape, module.output_shape(shape)
+            modules.append(module)
+            shapes.append((in_shape, shape))
+        self.layers = nn.ModuleList(modules)
+        self.shapes = shapes
+        self.theta0 = float(self.config["theta0"])
+        self.m_f = float(self.config["m_f"])
+
+    @property
+    def timing(self) -> str:
+        return self.config["timing"]
+
+    @property
+    def gamma_layers(self) -> list[GammaLayer]:
+        return [m for m in self.layers if isinstance(m, GammaLayer)]
+
+    @property
+    def latency(self) -> int:
+        """Steps by which the Lava-aligned output lags the equations (one per synapse)."""
+        return len(self.gamma_layers) if self.timing == "lava" else 0
+
+    def initial_state(self, batch: int, device=None) -> list[LayerState]:
+        """All-zero state for ``batch`` samples."""
+        states = []
+        for module, (in_shape, out_shape) in zip(self.layers, self.shapes):
+            if not isinstance(module, GammaLayer):
+                continue
+            z_out = torch.zeros(batch, *out_shape, device=device)
+            states.append(
+                LayerState(
+                    buckets=torch.zeros(batch, module.K, *in_shape, device=device),
+                    estimate=z_out, y_prev=z_out.clone(),
+                    pending=torch.zeros(batch, *in_shape, device=device),
+                )
+            )
+        return states
+
+    def step(
+        self, s: Tensor, states: list[LayerState], timing: str | None = None
+    ) -> tuple[StepResult, list[LayerState]]:
+        """Advance every layer by one step on input ``s`` (batch, *input_shape)."""
+        timing = timing or self.timing
+        gammas = self.gamma_layers
+        new_states, spikes = [], []
+        g = 0
+        for module in self.layers:
+            if not isinstance(module, GammaLayer):
+                s = module(s)
+                continue
+            st = states[g]
+            pending = st.pending
+            if timing == "lava":
+                s, pending = st.pending, s
+            buckets = dynamics.bucket_step(st.buckets, s, module.alpha)
+            x = module.presynaptic_readout(buckets)
+            if g == len(gammas) - 1:
+                new_states.append(LayerState(buckets, st.estimate, st.y_prev, pending))
+                return StepResult(x, spikes), new_states
+            y = torch.relu(x)
+            alpha_out = gammas[g + 1].alpha[0].detach()
+            code, estimate = dynamics.encoder_step(
+                y.detach(), st.y_prev, st.estimate, self.theta0, self.m_f, alpha_out
+            )
+            new_states.append(LayerState(buckets, estimate, y.detach(), pending))
+            spikes.append(code)
+            s = dynamics.straight_through(code, y)
+            g += 1
+        raise AssertionError("unreachable: the last layer is a gamma layer")
+
+    def forward(
+        self, x: Tensor, timing: str | None = None, return_spikes: bool = False
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        """Run a whole sequence ``x`` (batch, T, *input_shape) with gradients (BPTT).
+
+        Returns the output readout (batch, T, *out_shape) and, when asked, every hidden
+        layer's spikes (batch, T, *shape).
+        """
+        timing = timing or self.timing
+        states = self.initial_state(x.shape[0], x.device)
+        outputs, spikes = [], []
+        for t in range(x.shape[1]):
+            res, states = self.step(x[:, t], states, timing)
+            outputs.append(res.output)
+            spikes.append(res.spikes)
+        out = torch.stack(outputs, 1)
+        if not return_spikes:
+            return out
+        per_layer = [torch.stack([sp[i] for sp in spikes], 1) for i in range(len(spikes[0]))]
+        return out, per_layer

@@ -1,0 +1,240 @@
+"""Quantise a trained float :class:`GammaNetwork` into its integer form.
+
+One implementation, used by the fixed-point mode of the reference and by ``sg-export``.
+Each layer gets a power-of-two weight exponent chosen from its largest weight, so that
+nothing clips by default; what does clip (or round to zero) is reported.
+Pooling layers are folded into the synapse that follows them (:func:`fold_pooling`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
+from sg_lava.layers import Flatten, GammaConv2d, GammaDense, GammaLayer, SumPool2d
+from sg_lava.network import GammaNetwork
+
+
+@dataclass
+class LayerReport:
+    """What quantising one layer did to its values."""
+
+    index: int
+    kind: str
+    weight_bits: int
+    weight_exp: int
+    weight_clipped: float  # share of weights that clipped
+    weight_zeroed: float  # share of non-zero weights that rounded to zero
+    bucket_weight_exp: int
+    bucket_weight_clipped: float
+    decay: list[int]
+
+    @property
+    def clipped(self) -> float:
+        return max(self.weight_clipped, self.bucket_weight_clipped)
+
+
+def power_of_two_exp(max_abs: float, limit: float) -> int:
+    """Largest ``e`` with ``max_abs * 2**e <= limit`` (0 for an all-zero tensor)."""
+    if max_abs <= 0 or not math.isfinite(max_abs):
+        return 0
+    return int(math.floor(math.log2(limit / max_abs)))
+
+
+def quantize_weight(w: np.ndarray, bits: int, exp: int | None = None) -> tuple[np.ndarray, int, float, float]:
+    """Signed ``bits``-bit mantissas, stored doubled (even integers), as Lava's Dense wants.
+
+    Returns (weight, weight_exp, share clipped, share of non-zeros zeroed); the value of
+    a stored weight is ``weight * 2**-weight_exp``.
+    """
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if exp is None:
+        exp = power_of_two_exp(float(np.abs(w).max(initial=0.0)), 2 * hi) if w.size else 0
+    m = np.round(w * 2.0 ** (exp - 1))
+    clipped = float(np.mean((m < lo) | (m > hi))) if w.size else 0.0
+    m = np.clip(m, lo, hi).astype(np.int64)
+    nz = w != 0
+    zeroed = float(np.mean(m[nz] == 0)) if nz.any() else 0.0
+    return 2 * m, exp, clipped, zeroed
+
+
+def quantize_mantissa(v: np.ndarray, bits: int) -> tuple[np.ndarray, int, float]:
+    """Signed ``bits``-bit mantissas with one exponent: value = m * 2**-exp."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    exp = power_of_two_exp(float(np.abs(v).max(initial=0.0)), hi)
+    m = np.round(v * 2.0**exp)
+    clipped = float(np.mean((m < lo) | (m > hi))) if v.size else 0.0
+    return np.clip(m, lo, hi).astype(np.int64), exp, clipped
+
+
+def fold_pooling(net: GammaNetwork) -> list[tuple[GammaLayer, dict]]:
+    """Gamma layers with any preceding sum pooling folded into their synapse.
+
+    Sum pooling by ``p`` before a conv equals a conv whose kernel is the original one
+    repeated ``p`` x ``p`` times, with stride and padding times ``p``; before a flatten and
+    a dense layer it equals a dense layer whose weight is repeated over each window.
+    Returns each gamma layer with its effective float weights and geometry.
+    """
+    out = []
+    pool = 1
+    pre_flatten: tuple[int, ...] | None = None
+    for module, (in_shape, out_shape) in zip(net.layers, net.shapes):
+        if isinstance(module, SumPool2d):
+            pool *= module.kernel_size
+            continue
+        if isinstance(module, Flatten):
+            pre_flatten = in_shape
+            continue
+        if not isinstance(module, GammaLayer):
+            raise TypeError(f"cannot quantise a {type(module).__name__}")
+        w = module.weight.detach().double()
+        v = module.bucket_weight.detach().double()
+        geo: dict = {"in_shape": tuple(in_shape), "flatten_from": None}
+        if isinstance(module, GammaConv2d):
+            geo.update(stride=module.stride, padding=module.padding, dilation=module.dilation)
+            if pool > 1:
+                if module.dilation != (1, 1):
+                    raise ValueError("pooling before a dilated conv cannot be folded")
+                w = _repeat_spatial(w, pool)
+                if module.per_synapse:
+                    v = _repeat_spatial(v, pool)
+                geo["stride"] = tuple(s * pool for s in module.stride)
+                geo["padding"] = tuple(p * pool for p in module.padding)
+                geo["in_shape"] = (in_shape[0], in_shape[1] * pool, in_shape[2] * pool)
+        elif isinstance(module, GammaDense):
+            if pre_flatten is not None:
+                C, H, W = pre_flatten
+                if pool > 1:
+                    w = _repeat_spatial(w.reshape(-1, C, H, W), pool).flatten(1)
+                    if module.per_synapse:
+                        v = _repeat_spatial(v.reshape(v.shape[0] * v.shape[1], C, H, W), pool)
+                        v = v.reshape(module.K, module.out_features, -1)
+                    pre_flatten = (C, H * pool, W * pool)
+                geo["flatten_from"] = pre_flatten
+                geo["in_shape"] = (int(np.prod(pre_flatten)),)
+            elif pool > 1:
+                raise ValueError("pooling before a dense layer needs a flatten in between")
+        out.append((module, {**geo, "weight": w, "bucket_weight": v, "shape": tuple(out_shape)}))
+        pool, pre_flatten = 1, None
+    return out
+
+
+def _repeat_spatial(w: Tensor, p: int) -> Tensor:
+    return w.repeat_interleave(p, dim=-2).repeat_interleave(p, dim=-1)
+
+
+# Calibration runs the integer model with wide states to see how large each quantity gets.
+CALIBRATION_SPEC = FixedPointSpec(
+    state_bits=40, decay_bits=12, weight_bits=16, bucket_weight_bits=16, mf_bits=12,
+    state_frac_bits=20, sum_bits=64,
+)
+HEADROOM = 2.0  # calibrated ranges leave a factor 2 above the largest value seen
+MAX_FRAC_BITS = 20
+
+
+def quantize_network(
+    net: GammaNetwork,
+    spec: FixedPointSpec | None = None,
+    calibration: Tensor | None = None,
+) -> tuple[QuantizedNetwork, list[LayerReport]]:
+    """The integer form of ``net`` (docs/fixed_point.md) and a per-layer report.
+
+    Without ``calibration`` every layer uses ``spec.state_frac_bits`` and the weight
+    exponents that fit the weights. With calibration inputs (batch, T, *input_shape) the
+    network is first run in wide integers; each layer then gets the finest state scale
+    that keeps its largest state below half the range, and weight exponents that keep
+    the synaptic sums in range too, so that saturation is the exception.
+    """
+    spec = spec or FixedPointSpec()
+    n = len(fold_pooling(net))
+    frac = [spec.state_frac_bits] * n
+    sum_limit: list[float | None] = [None] * n
+    if calibration is not None:
+        frac, sum_limit = _calibrate(net, spec, calibration)
+    return _quantize(net, spec, frac, sum_limit)
+
+
+def _calibrate(net: GammaNetwork, spec: FixedPointSpec, x: Tensor) -> tuple[list[int], list[float | None]]:
+    from sg_lava.fixed import FixedNetwork  # local: fixed imports nothing from here
+
+    wide = CALIBRATION_SPEC
+    qnet, _ = _quantize(net, wide, [wide.state_frac_bits] * len(fold_pooling(net)), None)
+    _, _, sat = FixedNetwork(qnet).run(qnet.quantize_input(x.numpy()))
+    limit = float((1 << (spec.state_bits - 1)) - 1)
+    frac, sums = [], []
+    for i, layer in enumerate(qnet.layers):
+        states = [v for (li, what), v in sat.peaks.items() if li == i and what != "synapse"]
+        peak = max(states, default=0) / 2.0**layer.frac_bits
+        frac.append(min(MAX_FRAC_BITS, power_of_two_exp(peak * HEADROOM, limit)) if peak else spec.state_frac_bits)
+        in_frac = wide.input_frac_bits if i == 0 else wide.state_frac_bits
+        a_peak = sat.peaks.get((i, "synapse"), 0) / 2.0 ** (layer.weight_exp + in_frac)
+        sums.append(a_peak or None)
+    return frac, sums
+
+
+def _quantize(
+    net: GammaNetwork, spec: FixedPointSpec, frac: list[int], sum_peaks: list[float | None] | None
+) -> tuple[QuantizedNetwork, list[LayerReport]]:
+    folded = fold_pooling(net)
+    one = 1 << spec.decay_bits
+    limit = float((1 << (spec.state_bits - 1)) - 1)
+    decays = [
+        np.clip(np.round(m.alpha.detach().double().numpy() * one), 1, one - 1).astype(np.int64)
+        for m, _ in folded
+    ]
+    layers, reports = [], []
+    for i, (module, g) in enumerate(folded):
+        F = frac[i]
+        in_frac = spec.input_frac_bits if i == 0 else frac[i - 1]
+        w = g["weight"].numpy()
+        if module.per_synapse:
+            w = (g["weight"].unsqueeze(0) * g["bucket_weight"]).numpy()
+        wexp = power_of_two_exp(float(np.abs(w).max(initial=0.0)), 2 * ((1 << (spec.weight_bits - 1)) - 1))
+        peak = sum_peaks[i] if sum_peaks and module.kind == "conv" else None
+        if peak:  # keep conv sums a = sum(weight * s) inside the range where Lava wraps them
+            wexp = min(wexp, power_of_two_exp(peak * HEADROOM, limit) - in_frac)
+        wq, wexp, wclip, wzero = quantize_weight(w, spec.weight_bits, wexp)
+        vq, vexp, vclip = None, 0, 0.0
+        if not module.per_synapse:
+            vq, vexp, vclip = quantize_mantissa(g["bucket_weight"].numpy(), spec.bucket_weight_bits)
+        last = i == len(folded) - 1
+        layers.append(
+            QuantLayer(
+                kind=module.kind,
+                in_shape=tuple(int(n) for n in g["in_shape"]),
+                shape=tuple(int(n) for n in g["shape"]),
+                weight=wq,
+                weight_exp=wexp,
+                bias=np.round(module.bias.detach().double().numpy() * 2.0**F).astype(np.int64),
+                decay=decays[i],
+                drive_exp=F - wexp - in_frac,
+                theta0=int(round(net.theta0 * 2**F)),
+                mf=int(round(net.m_f * 2**spec.mf_bits)),
+                decay_out=0 if last else int(decays[i + 1][0]),
+                is_output=last,
+                per_synapse=module.per_synapse,
+                frac_bits=F,
+                bucket_weight=vq,
+                bucket_weight_exp=vexp,
+                stride=tuple(g.get("stride", (1, 1))),
+                padding=tuple(g.get("padding", (0, 0))),
+                dilation=tuple(g.get("dilation", (1, 1))),
+                flatten_from=g["flatten_from"],
+            )
+        )
+        reports.append(
+            LayerReport(i, module.kind, spec.weight_bits, wexp, wclip, wzero, vexp, vclip,
+                        [int(d) for d in decays[i]])
+        )
+    qnet = QuantizedNetwork(tuple(net.input_shape), layers, spec, net.timing)
+    return qnet, reports
+
+
+def dequantize_output(qnet: QuantizedNetwork, out_int: Tensor) -> Tensor:
+    """Integer readout back to float units."""
+    return out_int.double() / 2.0**qnet.layers[-1].frac_bits

@@ -1,0 +1,44 @@
+"""Default networks and training settings for the built-in tasks.
+
+A recipe is what ``sg-lava train TASK`` uses unless told otherwise: the task generator's
+parameters, the network config and the training hyper-parameters. Keeping them as data
+lets the demo, the examples and the tests share one definition.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "delay": {
+        "task": {"steps": 60, "delay": 12, "margin": 5, "max_delay": 30},
+        "hidden": [32],
+        "network": {"K": 8, "F": 0.5, "theta0": 0.1, "timing": "lava"},
+        "train": {"epochs": 20, "batch_size": 64, "lr": 0.01},
+        "n_train": 2000,
+        "n_test": 600,
+    },
+    "coincidence": {
+        "task": {"steps": 60, "itds": [-6, -3, 0, 3, 6], "rate": 0.1},
+        "hidden": [48],
+        "network": {"K": 8, "F": 0.5, "theta0": 0.1, "timing": "lava"},
+        "train": {"epochs": 20, "batch_size": 64, "lr": 0.01},
+        "n_train": 2000,
+        "n_test": 600,
+    },
+}
+
+
+def recipe(task: str) -> dict[str, Any]:
+    """A copy of the recipe of ``task`` (KeyError for an unknown task)."""
+    if task not in RECIPES:
+        raise KeyError(f"unknown task {task!r}; choose from {', '.join(RECIPES)}")
+    return copy.deepcopy(RECIPES[task])
+
+
+def dense_config(n_in: int, hidden: list[int], n_out: int, **neuron: Any) -> dict[str, Any]:
+    """Config of a dense network ``n_in -> hidden... -> n_out``."""
+    layers = [{"type": "dense", "out_features": int(h)} for h in hidden]
+    layers.append({"type": "dense", "out_features": int(n_out)})
+    return {"input_shape": [int(n_in)], "layers": layers, **neuron}

@@ -1,0 +1,113 @@
+"""The paper's synthetic temporal tasks, generated reproducibly from a seed.
+
+Each generator returns a :class:`TaskData`: inputs ``x`` (n, T, channels) of 0/1 events,
+labels ``y`` (n,), and ``mask`` (n, T), the steps at which the class is defined and the
+loss and the readout apply (from the moment the decisive event has arrived). The
+``resolution`` argument makes every time step ``resolution`` times finer: the same task
+in physical time, ``resolution`` times as many steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class TaskData:
+    """One split of a task."""
+
+    x: Tensor  # (n, T, *input_shape) float 0/1 events
+    y: Tensor  # (n,) int64 class
+    mask: Tensor  # (n, T) bool: steps where the class is read out
+    n_classes: int
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None):
+        """Shuffled (with a generator) or ordered mini-batches ``(x, y, mask)``."""
+        n = len(self)
+        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        for i in range(0, n, batch_size):
+            idx = order[i : i + batch_size]
+            yield self.x[idx], self.y[idx], self.mask[idx]
+
+
+def delay_detection(
+    n: int, seed: int, steps: int = 60, delay: int = 12, margin: int = 5,
+    max_delay: int = 30, resolution: int = 1,
+) -> TaskData:
+    """Delay detection: does event B follow event A by the target delay?
+
+    Two channels, one event each (a single-step spike). Classes, balanced:
+    0 — B follows A by exactly ``delay`` steps; 1 — B follows A by another delay in
+    [1, ``max_delay``] at least ``margin`` steps away from ``delay``; 2 — B comes first
+    (A follows B by 1..``max_delay``). The class is defined from the second event on.
+    """
+    g = torch.Generator().manual_seed(seed)
+    r = int(resolution)
+    T = steps * r
+    others = torch.tensor([d for d in range(1, max_delay + 1) if abs(d - delay) >= margin])
+    y = torch.arange(n) % 3
+    y = y[torch.randperm(n, generator=g)]
+    gap = torch.empty(n, dtype=torch.int64)
+    gap[y == 0] = delay
+    pick = torch.randint(len(others), (n,), generator=g)
+    gap[y == 1] = others[pick[y == 1]]
+    gap[y == 2] = torch.randint(1, max_delay + 1, (n,), generator=g)[y == 2]
+    latest_first = steps - max_delay - 8  # leave time after the second event
+    first = torch.randint(1, latest_first, (n,), generator=g)
+    t_a = torch.where(y == 2, first + gap, first) * r
+    t_b = torch.where(y == 2, first, first + gap) * r
+    x = torch.zeros(n, T, 2)
+    rows = torch.arange(n)
+    x[rows, t_a, 0] = 1.0
+    x[rows, t_b, 1] = 1.0
+    second = torch.maximum(t_a, t_b)
+    mask = torch.arange(T).unsqueeze(0) >= second.unsqueeze(1)
+    return TaskData(x, y, mask, 3)
+
+
+def coincidence_detection(
+    n: int, seed: int, steps: int = 60, itds: tuple[int, ...] = (-6, -3, 0, 3, 6),
+    rate: float = 0.1, resolution: int = 1,
+) -> TaskData:
+    """Coincidence detection (interaural time difference): which delay aligns two trains?
+
+    A random spike train with ``rate`` events per step reaches the left channel; the right
+    channel gets the same train shifted by the sample's ITD (negative: right leads). The
+    class is the index of the ITD in ``itds``; it is read out over the second half.
+    """
+    g = torch.Generator().manual_seed(seed)
+    r = int(resolution)
+    T = steps * r
+    pad = max(abs(d) for d in itds)
+    y = torch.arange(n) % len(itds)
+    y = y[torch.randperm(n, generator=g)]
+    train = (torch.rand(n, steps + 2 * pad, generator=g) < rate).float()
+    x = torch.zeros(n, T, 2)
+    for i in range(n):
+        d = itds[int(y[i])]
+        left = train[i, pad : pad + steps]
+        right = train[i, pad - d : pad - d + steps]
+        x[i, ::r, 0] = left
+        x[i, ::r, 1] = right
+    mask = (torch.arange(T) >= T // 2).unsqueeze(0).expand(n, T).clone()
+    return TaskData(x, y, mask, len(itds))
+
+
+TASKS: dict[str, Callable[..., TaskData]] = {
+    "delay": delay_detection,
+    "coincidence": coincidence_detection,
+}
+
+
+def make_task(name: str, n: int, seed: int, **params) -> TaskData:
+    """Generate ``n`` samples of task ``name``; unknown names raise ``KeyError``."""
+    if name not in TASKS:
+        raise KeyError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+    return TASKS[name](n, seed, **params)

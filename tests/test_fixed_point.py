@@ -1,0 +1,147 @@
+"""The integer reference: its operations by hand, and its agreement with float."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as fn
+
+from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
+from sg_lava.fixed import FixedNetwork, decay, shift, wrap
+from sg_lava.quantize import fold_pooling, quantize_network, quantize_weight
+from tests.helpers import conv_net, dense_net, events
+
+T = torch.tensor
+
+
+def test_decay_rounds_toward_zero():
+    assert decay(T([5, -5, 4095, -4095]), 2048, 12).tolist() == [2, -2, 2047, -2047]
+    assert decay(T([3]), 1, 12).tolist() == [0]
+
+
+def test_shift_is_floor_for_negative_exponents():
+    assert shift(T([5, -5, 7]), -1).tolist() == [2, -3, 3]
+    assert shift(T([5, -5]), 3).tolist() == [40, -40]
+
+
+def test_wrap_is_twos_complement():
+    assert wrap(T([2**23, -(2**23) - 1, 5]), 24).tolist() == [-(2**23), 2**23 - 1, 5]
+
+
+def one_layer(K=2, decay_=(2048, 2048), v=(1, 1), vexp=0, bias=0, drive_exp=0, is_output=True):
+    layer = QuantLayer(
+        kind="dense", in_shape=(1,), shape=(1,), weight=np.array([[2]]), weight_exp=0,
+        bias=np.array([bias]), decay=np.array(decay_), drive_exp=drive_exp, theta0=410, mf=410,
+        decay_out=0, is_output=is_output, per_synapse=False, bucket_weight=np.array(v).reshape(K, 1),
+        bucket_weight_exp=vexp,
+    )
+    return QuantizedNetwork((1,), [layer], FixedPointSpec(), timing="zero")
+
+
+def test_integer_buckets_and_readout_by_hand():
+    """Input 2048 at t0 times weight 2 = 4096 (1.0); d = 2048 halves (toward zero).
+
+    B1: 4096, 2048, 1024, 512;  B2: 0, 2048, 2048, 1536;  x = B1 + B2 + bias 100.
+    """
+    q = one_layer(bias=100)
+    out, _, sat = FixedNetwork(q).run(np.array([[[2048], [0], [0], [0]]]))
+    assert out[0, :, 0].tolist() == [4196, 4196, 3172, 2148]
+    assert sat.total == 0
+
+
+def test_readout_shift_floors_and_saturation_is_counted():
+    q = one_layer(v=(3, 0), vexp=2)  # x = floor(3*B1 / 4)
+    out, _, sat = FixedNetwork(q).run(np.array([[[1]], [[-1]]]))
+    assert out[:, 0, 0].tolist() == [1, -2]  # floor(6/4) = 1, floor(-6/4) = -2
+    big = one_layer(drive_exp=23)  # c = 2 << 23 saturates to 2**23 - 1
+    _, _, sat = FixedNetwork(big).run(np.array([[[1]]]))
+    assert sat.counts[(0, "drive")] == 1
+
+
+def test_encoder_in_integers_by_hand():
+    """Hidden layer, K=1, d=4095, v=1, theta0 = mf-scaled 410, decay_out 2048.
+
+    Constant drive 4096*... : y = B1; t0: B1 = 800, theta = 410, p = 0, 2*(800-0) > 410 -> s = 410,
+    e = 410; t1: B1 = decay(800, 4095) + 800 = 799 + 800 = 1599, theta = 410 + (410*800 >> 12) = 490,
+    p = decay(410, 2048) = 205, 2*(1599-205) > 490 -> s = 490, e = 695.
+    """
+    layer = one_layer(K=1, decay_=(4095,), v=(1,), is_output=False).layers[0]
+    layer.decay_out = 2048
+    out = QuantLayer(**{**layer.__dict__, "is_output": True, "decay_out": 0})
+    q = QuantizedNetwork((1,), [layer, out], FixedPointSpec(), timing="zero")
+    _, spikes, _ = FixedNetwork(q).run(np.array([[[400], [400]]]))
+    assert spikes[0][0, :, 0].tolist() == [410, 490]
+
+
+def test_quantised_weights_are_even_and_in_lava_range():
+    w = np.array([[0.5, -0.25], [0.01, -0.5]])
+    q, exp, clipped, zeroed = quantize_weight(w, 8)
+    assert exp == 8 and clipped == 0.0
+    assert q.tolist() == [[128, -64], [2, -128]]
+    assert np.all(q % 2 == 0) and q.min() >= -256 and q.max() <= 254
+
+
+WIDE = FixedPointSpec(state_bits=40, decay_bits=16, weight_bits=16, bucket_weight_bits=16,
+                      mf_bits=16, state_frac_bits=20, sum_bits=64)
+
+
+@pytest.mark.parametrize("per_synapse", [False, True])
+@pytest.mark.parametrize("builder", [dense_net, conv_net], ids=["dense", "conv"])
+def test_wide_fixed_point_tracks_float(builder, per_synapse):
+    """Stated bound: with 16-bit weights, 40-bit states and F = 20, at least 99.5 % of hidden
+    spike events are identical to float64 and the output stays within 1 % of its range."""
+    net = (builder([5, 8, 3], per_synapse=per_synapse) if builder is dense_net else builder(per_synapse=per_synapse)).double()
+    x = events(net.input_shape, 60)
+    with torch.no_grad():
+        out, spikes = net(x, return_spikes=True)
+    q, _ = quantize_network(net, WIDE)
+    o, s, sat = FixedNetwork(q).run(x.long())
+    assert sat.total == 0
+    for a, b in zip(s, spikes):
+        same = ((a.double() / 2**20 - b).abs() < 1e-4).double().mean()
+        assert same >= 0.995
+    err = (o.double() / 2**20 - out).abs().max()
+    assert err <= 0.01 * out.abs().max()
+
+
+def test_loihi_widths_keep_most_spikes():
+    net = dense_net([5, 16, 3], K=4).double()
+    x = events((5,), 60)
+    with torch.no_grad():
+        out, spikes = net(x, return_spikes=True)
+    q, _ = quantize_network(net, calibration=x)
+    o, s, sat = FixedNetwork(q).run(x.long())
+    assert sat.total == 0
+    err = (o.double() / 2.0 ** q.layers[-1].frac_bits - out).abs().max()
+    assert err <= 0.05 * out.abs().max()
+
+
+def test_lava_timing_without_bias_is_a_shift_per_layer():
+    """With zero biases the Lava-aligned trajectory of layer l is the zero-delay one l+1
+    steps later (time invariance from a zero state); biases break this, which is why a
+    model trains in the timing it deploys with."""
+    net = dense_net([4, 6, 5, 3])
+    with torch.no_grad():
+        for m in net.gamma_layers:
+            m.bias.zero_()
+    q, _ = quantize_network(net)
+    x = events((4,), 30).long()
+    xp = torch.cat([x, torch.zeros(4, 3, 4, dtype=torch.long)], 1)
+    o0, s0, _ = FixedNetwork(q).run(xp, timing="zero")
+    o1, s1, _ = FixedNetwork(q).run(xp, timing="lava")
+    for layer, (a, b) in enumerate(zip(s0, s1)):
+        assert torch.equal(b[:, layer + 1 :], a[:, : a.shape[1] - layer - 1])
+    assert torch.equal(o1[:, 3:], o0[:, :-3])
+
+
+def test_pool_folding_equals_pool_then_conv():
+    net = conv_net()
+    folded = fold_pooling(net)
+    module, geo = folded[1]
+    s = events((4, 8, 8), 1)[:, 0]
+    pooled = s.reshape(4, 4, 4, 2, 4, 2).sum((3, 5))
+    ref = fn.conv2d(pooled, module.weight.double(), None, module.stride, module.padding)
+    got = fn.conv2d(s, geo["weight"], None, geo["stride"], geo["padding"])
+    torch.testing.assert_close(got, ref)
+    assert geo["in_shape"] == (4, 8, 8)
