@@ -23,7 +23,9 @@ class FixedPointSpec:
     weight_bits: int = 8  # signed synaptic weight mantissa (stored doubled, as netx does)
     bucket_weight_bits: int = 12  # signed per-neuron bucket weight mantissa
     mf_bits: int = 12  # m_f as a fraction of 2**mf_bits
-    state_frac_bits: int = 12  # default scale: a state v is round(v * 2**bits); calibration picks per layer
+    state_frac_bits: int = (
+        12  # default scale: a state v is round(v * 2**bits); calibration picks per layer
+    )
     input_frac_bits: int = 0  # network input x is fed as round(x * 2**input_frac_bits)
     sum_bits: int = 32  # dense synaptic sums must fit (Lava's Dense sums in int32)
 
@@ -98,4 +100,6 @@ class QuantizedNetwork:
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Network input as the integers the first synapse receives."""
-        return np.round(np.asarray(x, dtype=np.float64) * 2.0**self.spec.input_frac_bits).astype(np.int64)
+        return np.round(np.asarray(x, dtype=np.float64) * 2.0**self.spec.input_frac_bits).astype(
+            np.int64
+        )

@@ -7,6 +7,7 @@ and a non-zero exit; see :class:`sg_lava.errors.UserError`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -26,8 +27,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise UserError("--epochs must be at least 1")
     res = train_task(
-        args.task, out=args.out, epochs=args.epochs, seed=args.seed, mode=args.mode,
-        resolution=args.resolution, per_synapse=args.per_synapse, timing=args.timing,
+        args.task,
+        out=args.out,
+        epochs=args.epochs,
+        seed=args.seed,
+        mode=args.mode,
+        resolution=args.resolution,
+        per_synapse=args.per_synapse,
+        timing=args.timing,
         progress=not args.quiet,
     )
     print(f"task: {args.task} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
@@ -35,6 +42,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"fixed-point accuracy: {res.fixed_accuracy:.4f}")
     print(f"accuracy: {res.float_accuracy:.4f}")
     return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from sg_lava.exporter import export_model, format_report
+
+    res = export_model(args.model, args.out, allow_saturation=args.allow_saturation)
+    print(format_report(res))
+    n = sum(L.n_synapses for L in res.qnet.layers)
+    print(f"wrote {args.out}: {len(res.qnet.layers)} layers, {n} synaptic weights")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from sg_lava.export import hdf5
+    from sg_lava.exporter import describe
+
+    print(describe(hdf5.read(args.net)))
+    return 0
+
+
+def _add_export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="trained model file (model.pt)")
+    p.add_argument("out", help="network file to write (net.h5)")
+    p.add_argument(
+        "--allow-saturation",
+        action="store_true",
+        help="write the file even if quantisation clips or saturates more than 0.1%%",
+    )
+    p.set_defaults(func=_cmd_export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,14 +94,27 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--mode", choices=("online", "bptt"), default="online")
     train.add_argument("--resolution", type=int, default=1, help="time steps per task step")
     train.add_argument("--per-synapse", action="store_true", help="per-synapse bucket weights")
-    train.add_argument("--timing", choices=("lava", "zero"), default=None,
-                       help="lava: one step of latency per synapse (default); zero: the equations")
+    train.add_argument(
+        "--timing",
+        choices=("lava", "zero"),
+        default=None,
+        help="lava: one step of latency per synapse (default); zero: the equations",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
+
+    _add_export_args(
+        sub.add_parser("export", help="quantise a model and write net.h5 (= sg-export)")
+    )
+    inspect = sub.add_parser("inspect", help="summarise a network file")
+    inspect.add_argument("net", help="network file (net.h5)")
+    inspect.set_defaults(func=_cmd_inspect)
     return parser
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    import sg_lava  # noqa: F401  (Lava compat hooks before any command touches Lava)
+
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
@@ -79,6 +128,16 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug or an environment problem: still one line
+        if os.environ.get("SG_LAVA_DEBUG"):
+            raise
+        msg = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        print(
+            f"{parser.prog}: internal error: {type(err).__name__}: {msg} "
+            "(set SG_LAVA_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +152,7 @@ def build_export_parser() -> argparse.ArgumentParser:
         description="Export a trained SpikingGamma model (model.pt) to a netx-style HDF5 file.",
     )
     parser.add_argument("--version", action="version", version=f"sg-lava {__version__}")
+    _add_export_args(parser)
     return parser
 
 

@@ -68,7 +68,9 @@ def train_task(
         neuron["F"] = neuron["F"] / resolution
     config = dense_config(train_data.x.shape[-1], r["hidden"], train_data.n_classes, **neuron)
     net = GammaNetwork(config)
-    cfg = TrainConfig(mode=mode, seed=seed, **{**r["train"], **({"epochs": epochs} if epochs else {})})
+    cfg = TrainConfig(
+        mode=mode, seed=seed, **{**r["train"], **({"epochs": epochs} if epochs else {})}
+    )
     start = time.perf_counter()
     history = train(net, train_data, cfg, progress=progress)
     seconds = time.perf_counter() - start
@@ -78,9 +80,14 @@ def train_task(
     task_info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
     if out is not None:
         train_info = {
-            "mode": mode, "epochs": cfg.epochs, "seed": seed, "lr": cfg.lr,
-            "batch_size": cfg.batch_size, "seconds": seconds,
-            "float_accuracy": acc, "fixed_accuracy": acc_fixed,
+            "mode": mode,
+            "epochs": cfg.epochs,
+            "seed": seed,
+            "lr": cfg.lr,
+            "batch_size": cfg.batch_size,
+            "seconds": seconds,
+            "float_accuracy": acc,
+            "fixed_accuracy": acc_fixed,
         }
         save_model(net, out, task=task_info, train=train_info)
     return TrainResult(net, task_info, test_data, acc, acc_fixed, seconds, history)

@@ -24,7 +24,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         raise UserError(f"destination folder does not exist: {folder}")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:
             write(f)
         os.replace(tmp, path)
     except BaseException:

@@ -98,7 +98,9 @@ def synapse(layer: QuantLayer, s: Tensor) -> Tensor:
         if layer.kind == "dense":
             out.append(s.reshape(s.shape[0], -1) @ wt.t())
         else:
-            a = fn.conv2d(s.double(), wt.double(), None, layer.stride, layer.padding, layer.dilation)
+            a = fn.conv2d(
+                s.double(), wt.double(), None, layer.stride, layer.padding, layer.dilation
+            )
             out.append(a.round().to(torch.int64))
     return out[0] if not layer.per_synapse else torch.stack(out, 1)
 
@@ -130,11 +132,13 @@ class FixedNetwork:
                 v = torch.as_tensor(layer.bucket_weight, dtype=torch.int64)
                 v = v.view(layer.K, -1, *([1, 1] if layer.kind == "conv" else []))
             bias = torch.as_tensor(layer.bias, dtype=torch.int64)
-            self.params.append({
-                "decay": torch.as_tensor(layer.decay, dtype=torch.int64),
-                "bias": _channel(layer, bias),
-                "v": v,
-            })
+            self.params.append(
+                {
+                    "decay": torch.as_tensor(layer.decay, dtype=torch.int64),
+                    "bias": _channel(layer, bias),
+                    "v": v,
+                }
+            )
 
     def initial_state(self, batch: int) -> list[FixedState]:
         states = []
@@ -143,7 +147,8 @@ class FixedNetwork:
             states.append(
                 FixedState(
                     buckets=torch.zeros(batch, layer.K, *layer.shape, dtype=torch.int64),
-                    estimate=z, y_prev=z.clone(),
+                    estimate=z,
+                    y_prev=z.clone(),
                     pending=torch.zeros(batch, *layer.in_shape, dtype=torch.int64),
                 )
             )
@@ -167,7 +172,9 @@ class FixedNetwork:
         d = p["decay"].view(1, -1, *([1] * len(layer.shape)))
         B = st.buckets
         if layer.per_synapse:
-            nxt = torch.cat([decay(B[:, 1:], (1 << db) - d[:, 1:], db), torch.zeros_like(B[:, :1])], 1)
+            nxt = torch.cat(
+                [decay(B[:, 1:], (1 << db) - d[:, 1:], db), torch.zeros_like(B[:, :1])], 1
+            )
             B = sat.sat(decay(B, d, db) + nxt + c, nb, i, "bucket")
             x = sat.sat(B[:, 0] + p["bias"], nb, i, "readout")
         else:

@@ -66,7 +66,9 @@ class GammaLayer(nn.Module):
             return self.synapse(merged, weight) + self.channel_view(self.bias)
         z = self.synapse(buckets.reshape(B * K, *buckets.shape[2:]), self.weight)
         z = z.reshape(B, K, *z.shape[1:])
-        return dynamics.readout(z, self.channel_view(self.bucket_weight), self.channel_view(self.bias))
+        return dynamics.readout(
+            z, self.channel_view(self.bucket_weight), self.channel_view(self.bias)
+        )
 
     def drives(self, s: Tensor) -> Tensor:
         """Postsynaptic drive: ``W s`` (batch, *out), or K drives (batch, K, *out)."""
@@ -81,7 +83,11 @@ class GammaDense(GammaLayer):
     kind = "dense"
 
     def __init__(
-        self, in_features: int, out_features: int, K: int = 4, F: float = 0.5,
+        self,
+        in_features: int,
+        out_features: int,
+        K: int = 4,
+        F: float = 0.5,
         per_synapse: bool = False,
     ) -> None:
         super().__init__((out_features, in_features), out_features, in_features, K, F, per_synapse)
@@ -106,8 +112,15 @@ class GammaConv2d(GammaLayer):
     kind = "conv"
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-        padding: int = 0, dilation: int = 1, K: int = 4, F: float = 0.5,
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        dilation: int = 1,
+        K: int = 4,
+        F: float = 0.5,
         per_synapse: bool = False,
     ) -> None:
         ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
@@ -121,7 +134,9 @@ class GammaConv2d(GammaLayer):
 
     def synapse(self, s: Tensor, weight: Tensor) -> Tensor:
         if not s.dtype.is_floating_point:  # integer (fixed-point) input: exact in float64
-            out = fn.conv2d(s.double(), weight.double(), None, self.stride, self.padding, self.dilation)
+            out = fn.conv2d(
+                s.double(), weight.double(), None, self.stride, self.padding, self.dilation
+            )
             return out.round().to(s.dtype)
         return fn.conv2d(s, weight, None, self.stride, self.padding, self.dilation)
 

@@ -23,7 +23,9 @@ MODEL_FORMAT = "sg-lava-model"
 MODEL_VERSION = 1
 
 
-def save_model(net: GammaNetwork, path: str | Path, task: dict | None = None, train: dict | None = None) -> None:
+def save_model(
+    net: GammaNetwork, path: str | Path, task: dict | None = None, train: dict | None = None
+) -> None:
     """Write ``net`` atomically (temporary file in the same folder, then rename)."""
     payload = {
         "format": MODEL_FORMAT,
@@ -55,7 +57,9 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
         raise UserError(f"{path} is not an sg-lava model file")
     version = payload.get("version")
     if not isinstance(version, int) or version > MODEL_VERSION:
-        raise UserError(f"{path} has model format version {version}; this sg-lava reads up to {MODEL_VERSION}")
+        raise UserError(
+            f"{path} has model format version {version}; this sg-lava reads up to {MODEL_VERSION}"
+        )
     for key in ("config", "state_dict"):
         if not isinstance(payload.get(key), dict):
             raise UserError(f"{path} lacks its {key}")
@@ -69,6 +73,8 @@ def load_model(path: str | Path) -> tuple[GammaNetwork, dict[str, Any]]:
         net = GammaNetwork(payload["config"])
         net.load_state_dict(payload["state_dict"])
     except (ValueError, KeyError, TypeError, RuntimeError) as err:
-        raise UserError(f"{path}: the network in the file is inconsistent ({str(err).splitlines()[0][:160]})") from None
+        raise UserError(
+            f"{path}: the network in the file is inconsistent ({str(err).splitlines()[0][:160]})"
+        ) from None
     net.eval()
     return net, payload

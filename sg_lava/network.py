@@ -68,8 +68,15 @@ def build_layer(spec: dict[str, Any], in_shape: tuple[int, ...], cfg: dict[str, 
         return GammaDense(in_shape[0], int(spec["out_features"]), K, F, per_synapse)
     if kind == "conv":
         return GammaConv2d(
-            in_shape[0], int(spec["out_channels"]), spec["kernel_size"], spec.get("stride", 1),
-            spec.get("padding", 0), spec.get("dilation", 1), K, F, per_synapse,
+            in_shape[0],
+            int(spec["out_channels"]),
+            spec["kernel_size"],
+            spec.get("stride", 1),
+            spec.get("padding", 0),
+            spec.get("dilation", 1),
+            K,
+            F,
+            per_synapse,
         )
     if kind == "flatten":
         return Flatten()
@@ -94,6 +101,7 @@ class LayerState:
         current step's signal path goes through (one step per synapse), and the loss must
         reach the layer below through it.
         """
+
         def cut(t: Tensor | None) -> Tensor | None:
             return None if t is None else t.detach()
 
@@ -150,7 +158,8 @@ class GammaNetwork(nn.Module):
             states.append(
                 LayerState(
                     buckets=torch.zeros(batch, module.K, *in_shape, device=device),
-                    estimate=z_out, y_prev=z_out.clone(),
+                    estimate=z_out,
+                    y_prev=z_out.clone(),
                     pending=torch.zeros(batch, *in_shape, device=device),
                 )
             )

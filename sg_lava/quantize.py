@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
@@ -32,11 +31,12 @@ class LayerReport:
     weight_zeroed: float  # share of non-zero weights that rounded to zero
     bucket_weight_exp: int
     bucket_weight_clipped: float
+    bias_clipped: float
     decay: list[int]
 
     @property
     def clipped(self) -> float:
-        return max(self.weight_clipped, self.bucket_weight_clipped)
+        return max(self.weight_clipped, self.bucket_weight_clipped, self.bias_clipped)
 
 
 def power_of_two_exp(max_abs: float, limit: float) -> int:
@@ -46,13 +46,18 @@ def power_of_two_exp(max_abs: float, limit: float) -> int:
     return int(math.floor(math.log2(limit / max_abs)))
 
 
-def quantize_weight(w: np.ndarray, bits: int, exp: int | None = None) -> tuple[np.ndarray, int, float, float]:
+def quantize_weight(
+    w: np.ndarray, bits: int, exp: int | None = None
+) -> tuple[np.ndarray, int, float, float]:
     """Signed ``bits``-bit mantissas, stored doubled (even integers), as Lava's Dense wants.
 
-    Returns (weight, weight_exp, share clipped, share of non-zeros zeroed); the value of
-    a stored weight is ``weight * 2**-weight_exp``.
+    The range is symmetric, ``[-(2^(bits-1) - 1), 2^(bits-1) - 1]``: Lava clips an
+    all-negative ("inhibitory") matrix to -255, so -256 would not survive. Returns
+    (weight, weight_exp, share clipped, share of non-zeros zeroed); the value of a stored
+    weight is ``weight * 2**-weight_exp``.
     """
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    hi = (1 << (bits - 1)) - 1
+    lo = -hi
     if exp is None:
         exp = power_of_two_exp(float(np.abs(w).max(initial=0.0)), 2 * hi) if w.size else 0
     m = np.round(w * 2.0 ** (exp - 1))
@@ -130,8 +135,13 @@ def _repeat_spatial(w: Tensor, p: int) -> Tensor:
 
 # Calibration runs the integer model with wide states to see how large each quantity gets.
 CALIBRATION_SPEC = FixedPointSpec(
-    state_bits=40, decay_bits=12, weight_bits=16, bucket_weight_bits=16, mf_bits=12,
-    state_frac_bits=20, sum_bits=64,
+    state_bits=40,
+    decay_bits=12,
+    weight_bits=16,
+    bucket_weight_bits=16,
+    mf_bits=12,
+    state_frac_bits=20,
+    sum_bits=64,
 )
 HEADROOM = 2.0  # calibrated ranges leave a factor 2 above the largest value seen
 MAX_FRAC_BITS = 20
@@ -159,7 +169,9 @@ def quantize_network(
     return _quantize(net, spec, frac, sum_limit)
 
 
-def _calibrate(net: GammaNetwork, spec: FixedPointSpec, x: Tensor) -> tuple[list[int], list[float | None]]:
+def _calibrate(
+    net: GammaNetwork, spec: FixedPointSpec, x: Tensor
+) -> tuple[list[int], list[float | None]]:
     from sg_lava.fixed import FixedNetwork  # local: fixed imports nothing from here
 
     wide = CALIBRATION_SPEC
@@ -170,7 +182,11 @@ def _calibrate(net: GammaNetwork, spec: FixedPointSpec, x: Tensor) -> tuple[list
     for i, layer in enumerate(qnet.layers):
         states = [v for (li, what), v in sat.peaks.items() if li == i and what != "synapse"]
         peak = max(states, default=0) / 2.0**layer.frac_bits
-        frac.append(min(MAX_FRAC_BITS, power_of_two_exp(peak * HEADROOM, limit)) if peak else spec.state_frac_bits)
+        frac.append(
+            min(MAX_FRAC_BITS, power_of_two_exp(peak * HEADROOM, limit))
+            if peak
+            else spec.state_frac_bits
+        )
         in_frac = wide.input_frac_bits if i == 0 else wide.state_frac_bits
         a_peak = sat.peaks.get((i, "synapse"), 0) / 2.0 ** (layer.weight_exp + in_frac)
         sums.append(a_peak or None)
@@ -194,7 +210,9 @@ def _quantize(
         w = g["weight"].numpy()
         if module.per_synapse:
             w = (g["weight"].unsqueeze(0) * g["bucket_weight"]).numpy()
-        wexp = power_of_two_exp(float(np.abs(w).max(initial=0.0)), 2 * ((1 << (spec.weight_bits - 1)) - 1))
+        wexp = power_of_two_exp(
+            float(np.abs(w).max(initial=0.0)), 2 * ((1 << (spec.weight_bits - 1)) - 1)
+        )
         peak = sum_peaks[i] if sum_peaks and module.kind == "conv" else None
         if peak:  # keep conv sums a = sum(weight * s) inside the range where Lava wraps them
             wexp = min(wexp, power_of_two_exp(peak * HEADROOM, limit) - in_frac)
@@ -203,6 +221,9 @@ def _quantize(
         if not module.per_synapse:
             vq, vexp, vclip = quantize_mantissa(g["bucket_weight"].numpy(), spec.bucket_weight_bits)
         last = i == len(folded) - 1
+        bias = np.round(module.bias.detach().double().numpy() * 2.0**F)
+        bias_clipped = float(np.mean(np.abs(bias) > limit))
+        bias = np.clip(bias, -limit, limit).astype(np.int64)
         layers.append(
             QuantLayer(
                 kind=module.kind,
@@ -210,7 +231,7 @@ def _quantize(
                 shape=tuple(int(n) for n in g["shape"]),
                 weight=wq,
                 weight_exp=wexp,
-                bias=np.round(module.bias.detach().double().numpy() * 2.0**F).astype(np.int64),
+                bias=bias,
                 decay=decays[i],
                 drive_exp=F - wexp - in_frac,
                 theta0=int(round(net.theta0 * 2**F)),
@@ -228,8 +249,18 @@ def _quantize(
             )
         )
         reports.append(
-            LayerReport(i, module.kind, spec.weight_bits, wexp, wclip, wzero, vexp, vclip,
-                        [int(d) for d in decays[i]])
+            LayerReport(
+                i,
+                module.kind,
+                spec.weight_bits,
+                wexp,
+                wclip,
+                wzero,
+                vexp,
+                vclip,
+                bias_clipped,
+                [int(d) for d in decays[i]],
+            )
         )
     qnet = QuantizedNetwork(tuple(net.input_shape), layers, spec, net.timing)
     return qnet, reports
@@ -237,4 +268,4 @@ def _quantize(
 
 def dequantize_output(qnet: QuantizedNetwork, out_int: Tensor) -> Tensor:
     """Integer readout back to float units."""
-    return out_int.double() / 2.0**qnet.layers[-1].frac_bits
+    return out_int.double() / 2.0 ** qnet.layers[-1].frac_bits

@@ -38,15 +38,22 @@ class TaskData:
 
 
 def delay_detection(
-    n: int, seed: int, steps: int = 60, delay: int = 12, margin: int = 5,
-    max_delay: int = 30, resolution: int = 1,
+    n: int,
+    seed: int,
+    steps: int = 60,
+    delay: int = 12,
+    margin: int = 5,
+    max_delay: int = 30,
+    window: int = 10,
+    resolution: int = 1,
 ) -> TaskData:
     """Delay detection: does event B follow event A by the target delay?
 
     Two channels, one event each (a single-step spike). Classes, balanced:
     0 — B follows A by exactly ``delay`` steps; 1 — B follows A by another delay in
     [1, ``max_delay``] at least ``margin`` steps away from ``delay``; 2 — B comes first
-    (A follows B by 1..``max_delay``). The class is defined from the second event on.
+    (A follows B by 1..``max_delay``). The class is read out during the ``window`` steps
+    that follow the second event.
     """
     g = torch.Generator().manual_seed(seed)
     r = int(resolution)
@@ -59,7 +66,7 @@ def delay_detection(
     pick = torch.randint(len(others), (n,), generator=g)
     gap[y == 1] = others[pick[y == 1]]
     gap[y == 2] = torch.randint(1, max_delay + 1, (n,), generator=g)[y == 2]
-    latest_first = steps - max_delay - 8  # leave time after the second event
+    latest_first = steps - max_delay - window  # leave the readout window after the second event
     first = torch.randint(1, latest_first, (n,), generator=g)
     t_a = torch.where(y == 2, first + gap, first) * r
     t_b = torch.where(y == 2, first, first + gap) * r
@@ -68,13 +75,18 @@ def delay_detection(
     x[rows, t_a, 0] = 1.0
     x[rows, t_b, 1] = 1.0
     second = torch.maximum(t_a, t_b)
-    mask = torch.arange(T).unsqueeze(0) >= second.unsqueeze(1)
+    t = torch.arange(T).unsqueeze(0)
+    mask = (t >= second.unsqueeze(1)) & (t < second.unsqueeze(1) + window * r)
     return TaskData(x, y, mask, 3)
 
 
 def coincidence_detection(
-    n: int, seed: int, steps: int = 60, itds: tuple[int, ...] = (-6, -3, 0, 3, 6),
-    rate: float = 0.1, resolution: int = 1,
+    n: int,
+    seed: int,
+    steps: int = 60,
+    itds: tuple[int, ...] = (-6, -3, 0, 3, 6),
+    rate: float = 0.1,
+    resolution: int = 1,
 ) -> TaskData:
     """Coincidence detection (interaural time difference): which delay aligns two trains?
 

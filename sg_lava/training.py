@@ -103,7 +103,9 @@ def train(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * n_batches)
     gen = torch.Generator().manual_seed(cfg.seed)
     history = []
-    bar = tqdm(total=cfg.epochs * n_batches, disable=not progress, desc=f"train ({cfg.mode})", unit="batch")
+    bar = tqdm(
+        total=cfg.epochs * n_batches, disable=not progress, desc=f"train ({cfg.mode})", unit="batch"
+    )
     for epoch in range(cfg.epochs):
         net.train()
         losses = []
@@ -118,7 +120,9 @@ def train(
         entry = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
         if evaluate is not None:
             entry["accuracy"] = evaluate(net)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{entry['loss']:.3f}", acc=f"{entry['accuracy']:.3f}")
+            bar.set_postfix(
+                epoch=epoch + 1, loss=f"{entry['loss']:.3f}", acc=f"{entry['accuracy']:.3f}"
+            )
         history.append(entry)
     bar.close()
     return history

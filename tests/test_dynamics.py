@@ -13,7 +13,9 @@ def run_buckets(drives, alpha):
     B = torch.zeros(1, K, 1)
     out = []
     for c in drives:
-        B = dynamics.bucket_step(B, torch.tensor([[c]], dtype=torch.float64), torch.tensor(alpha, dtype=torch.float64))
+        B = dynamics.bucket_step(
+            B, torch.tensor([[c]], dtype=torch.float64), torch.tensor(alpha, dtype=torch.float64)
+        )
         out.append(B[0, :, 0].tolist())
     return out
 
@@ -70,7 +72,9 @@ def test_readout_weighted_sum_plus_bias():
 
 def test_adaptive_threshold():
     y_prev = torch.tensor([0.0, 1.0, 2.5])
-    torch.testing.assert_close(dynamics.adaptive_threshold(y_prev, 0.1, 0.2), torch.tensor([0.1, 0.3, 0.6]))
+    torch.testing.assert_close(
+        dynamics.adaptive_threshold(y_prev, 0.1, 0.2), torch.tensor([0.1, 0.3, 0.6])
+    )
 
 
 def test_encoder_spikes_and_payloads_for_a_ramp():

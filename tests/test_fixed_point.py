@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as fn
-
 from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
+
 from sg_lava.fixed import FixedNetwork, decay, shift, wrap
 from sg_lava.quantize import fold_pooling, quantize_network, quantize_weight
 from tests.helpers import conv_net, dense_net, events
@@ -31,9 +31,20 @@ def test_wrap_is_twos_complement():
 
 def one_layer(K=2, decay_=(2048, 2048), v=(1, 1), vexp=0, bias=0, drive_exp=0, is_output=True):
     layer = QuantLayer(
-        kind="dense", in_shape=(1,), shape=(1,), weight=np.array([[2]]), weight_exp=0,
-        bias=np.array([bias]), decay=np.array(decay_), drive_exp=drive_exp, theta0=410, mf=410,
-        decay_out=0, is_output=is_output, per_synapse=False, bucket_weight=np.array(v).reshape(K, 1),
+        kind="dense",
+        in_shape=(1,),
+        shape=(1,),
+        weight=np.array([[2]]),
+        weight_exp=0,
+        bias=np.array([bias]),
+        decay=np.array(decay_),
+        drive_exp=drive_exp,
+        theta0=410,
+        mf=410,
+        decay_out=0,
+        is_output=is_output,
+        per_synapse=False,
+        bucket_weight=np.array(v).reshape(K, 1),
         bucket_weight_exp=vexp,
     )
     return QuantizedNetwork((1,), [layer], FixedPointSpec(), timing="zero")
@@ -82,8 +93,15 @@ def test_quantised_weights_are_even_and_in_lava_range():
     assert np.all(q % 2 == 0) and q.min() >= -256 and q.max() <= 254
 
 
-WIDE = FixedPointSpec(state_bits=40, decay_bits=16, weight_bits=16, bucket_weight_bits=16,
-                      mf_bits=16, state_frac_bits=20, sum_bits=64)
+WIDE = FixedPointSpec(
+    state_bits=40,
+    decay_bits=16,
+    weight_bits=16,
+    bucket_weight_bits=16,
+    mf_bits=16,
+    state_frac_bits=20,
+    sum_bits=64,
+)
 
 
 @pytest.mark.parametrize("per_synapse", [False, True])
@@ -91,7 +109,11 @@ WIDE = FixedPointSpec(state_bits=40, decay_bits=16, weight_bits=16, bucket_weigh
 def test_wide_fixed_point_tracks_float(builder, per_synapse):
     """Stated bound: with 16-bit weights, 40-bit states and F = 20, at least 99.5 % of hidden
     spike events are identical to float64 and the output stays within 1 % of its range."""
-    net = (builder([5, 8, 3], per_synapse=per_synapse) if builder is dense_net else builder(per_synapse=per_synapse)).double()
+    net = (
+        builder([5, 8, 3], per_synapse=per_synapse)
+        if builder is dense_net
+        else builder(per_synapse=per_synapse)
+    ).double()
     x = events(net.input_shape, 60)
     with torch.no_grad():
         out, spikes = net(x, return_spikes=True)

@@ -37,7 +37,10 @@ def test_lava_timing_delays_each_layer_by_one_step():
     for timing in ("zero", "lava"):
         with torch.no_grad():
             out, (hidden,) = net(x, timing=timing, return_spikes=True)
-        first[timing] = (int(hidden[0].sum(-1).nonzero()[0]), int(out[0].abs().sum(-1).nonzero()[0]))
+        first[timing] = (
+            int(hidden[0].sum(-1).nonzero()[0]),
+            int(out[0].abs().sum(-1).nonzero()[0]),
+        )
     assert first == {"zero": (0, 0), "lava": (1, 2)}
 
 
@@ -80,7 +83,9 @@ def test_training_reduces_the_loss(mode):
     torch.manual_seed(0)
     net = dense_net([2, 16, 3], K=4)
     data = tiny_task()
-    hist = train(net, data, TrainConfig(mode=mode, epochs=6, batch_size=32, lr=0.02), progress=False)
+    hist = train(
+        net, data, TrainConfig(mode=mode, epochs=6, batch_size=32, lr=0.02), progress=False
+    )
     assert hist[-1]["loss"] < hist[0]["loss"]
 
 
@@ -107,6 +112,7 @@ def test_delay_task_has_the_documented_classes():
     assert ((gap1 > 0) & ((gap1 - 12).abs() >= 5)).all()
     assert (t_b < t_a)[d.y == 2].all()
     assert torch.equal(d.mask.float().argmax(1), torch.maximum(t_a, t_b))
+    assert d.mask.sum(1).eq(10).all()
     assert sorted(torch.bincount(d.y).tolist()) == [100, 100, 100]
 
 
@@ -169,4 +175,6 @@ def test_config_errors_are_clear():
     with pytest.raises(ValueError, match="flat input"):
         GammaNetwork({"input_shape": [2, 4, 4], "layers": [{"type": "dense", "out_features": 2}]})
     with pytest.raises(ValueError, match="timing"):
-        GammaNetwork({"input_shape": [2], "layers": [{"type": "dense", "out_features": 2}], "timing": "x"})
+        GammaNetwork(
+            {"input_shape": [2], "layers": [{"type": "dense", "out_features": 2}], "timing": "x"}
+        )

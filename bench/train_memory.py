@@ -1,0 +1,111 @@
+"""Peak memory and time per step of online vs BPTT training, for growing sequence length.
+
+Each (mode, T) runs in a fresh process: build a 2-64-3 network (K=8), then train one
+batch of 32 sequences of T steps. Memory is the peak resident set size above the
+process's own baseline (measured after a 10-step warm-up), so the torch runtime itself
+is not counted.
+
+    python bench/train_memory.py [--steps 500 1000 2000 4000] [--batch 32] [--hidden 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def child(mode: str, steps: int, batch: int, hidden: int) -> dict:
+    import torch
+
+    from sg_lava.network import GammaNetwork
+    from sg_lava.training import train_batch_bptt, train_batch_online
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    net = GammaNetwork(
+        {
+            "input_shape": [2],
+            "layers": [
+                {"type": "dense", "out_features": hidden},
+                {"type": "dense", "out_features": 3},
+            ],
+            "K": 8,
+        }
+    )
+    fn = train_batch_online if mode == "online" else train_batch_bptt
+    y = torch.randint(0, 3, (batch,))
+    warm = (torch.rand(batch, 10, 2) < 0.05).float()
+    fn(net, warm, y, torch.ones(batch, 10, dtype=torch.bool), "ce", 3)
+    base = peak_rss_mb()
+    x = (torch.rand(batch, steps, 2) < 0.05).float()
+    mask = torch.ones(batch, steps, dtype=torch.bool)
+    t0 = time.perf_counter()
+    fn(net, x, y, mask, "ce", 3)
+    seconds = time.perf_counter() - t0
+    return {
+        "mode": mode,
+        "T": steps,
+        "peak_mb": peak_rss_mb() - base,
+        "ms_per_step": 1000 * seconds / steps,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, nargs="+", default=[500, 1000, 2000, 4000])
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child[0], int(args.child[1]), args.batch, args.hidden)))
+        return
+    rows = []
+    for mode in ("online", "bptt"):
+        for T in args.steps:
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    mode,
+                    str(T),
+                    "--batch",
+                    str(args.batch),
+                    "--hidden",
+                    str(args.hidden),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            r = rows[-1]
+            print(
+                f"{r['mode']:>6}  T={r['T']:>5}  peak +{r['peak_mb']:8.1f} MB  {r['ms_per_step']:6.2f} ms/step",
+                flush=True,
+            )
+    print(
+        f"\nmachine: {platform.machine()}, {platform.python_version()}, batch {args.batch}, hidden {args.hidden}"
+    )
+    print("| mode | T | peak memory above baseline (MB) | ms / step |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['mode']} | {r['T']} | {r['peak_mb']:.1f} | {r['ms_per_step']:.2f} |")
+    for mode in ("online", "bptt"):
+        sel = [r for r in rows if r["mode"] == mode]
+        lo, hi = sel[0]["peak_mb"], sel[-1]["peak_mb"]
+        print(f"{mode}: peak at T={sel[-1]['T']} / T={sel[0]['T']} = {hi / max(lo, 1e-9):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
