@@ -1,0 +1,287 @@
+"""Build and run a Lava network from ``net.h5`` (no torch).
+
+:class:`LavaNetwork` turns a :class:`~sg_lava.export.qnet.QuantizedNetwork` into Lava
+Processes: an ``io.source.RingBuffer`` for the input, one netx ``Dense`` or ``Conv`` block
+per layer carrying :class:`GammaNeuron` through ``neuron_params``, and an
+``io.sink.RingBuffer`` on every block's output. It compiles once and runs any number of
+samples, resetting the neuron state and synapse buffers to 0 between samples instead of
+recompiling. The Lava runtime is always stopped — on errors and Ctrl-C too — when the
+object is closed (use it as a context manager).
+
+Backends: ``fixed`` — netx blocks and the bit-accurate ``fixed_pt`` models on
+``Loihi2SimCfg``; ``float`` — Lava's own ``Dense``/``Conv`` synapses and the
+``floating_pt`` models (netx blocks are fixed-point only); ``loihi2`` — ``Loihi2HwCfg``,
+which needs Intel's lava-loihi extension.
+
+Layouts: Lava shapes are WHC (reversed PyTorch order); this module converts at its
+boundary, so callers give and get PyTorch-order arrays (batch-free, time last is Lava's
+convention, time first is ours: inputs are (T, *input_shape)).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+import sg_lava  # noqa: F401  (Lava compat hooks first)
+from sg_lava.errors import UserError
+from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
+from sg_lava.processes.gamma_neuron.process import GammaNeuron
+
+BACKENDS = ("fixed", "float", "loihi2")
+MESSAGE_BITS = 24
+
+
+def lava_loihi_available() -> bool:
+    """Whether Intel's proprietary lava-loihi extension (needed for boards) is installed."""
+    try:
+        return importlib.util.find_spec("lava.utils.loihi2_profiler") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """PyTorch order (C, H, W) -> Lava order (W, H, C); 1-D shapes are unchanged."""
+    return tuple(int(n) for n in shape[::-1])
+
+
+def to_lava(x: np.ndarray) -> np.ndarray:
+    """(T, *pytorch_shape) -> (*lava_shape, T)."""
+    return np.ascontiguousarray(np.transpose(x, tuple(range(x.ndim - 1, 0, -1)) + (0,)))
+
+
+def from_lava(x: np.ndarray) -> np.ndarray:
+    """(*lava_shape, T) -> (T, *pytorch_shape)."""
+    return np.ascontiguousarray(np.transpose(x, (x.ndim - 1, *range(x.ndim - 2, -1, -1))))
+
+
+def lava_conv_weight(weight: np.ndarray) -> np.ndarray:
+    """PyTorch (out, in, kH, kW) -> Lava Conv (out, kW, kH, in), as netx's create_conv does."""
+    return np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
+
+
+def neuron_params(layer: QuantLayer, qnet: QuantizedNetwork) -> dict:
+    """``neuron_params`` for a netx block: the GammaNeuron Process and its parameters."""
+    spec = qnet.spec
+    C = layer.shape[0]
+    return {
+        "neuron_proc": GammaNeuron,
+        "num_message_bits": MESSAGE_BITS,
+        "K": layer.K,
+        "decay": np.asarray(layer.decay),
+        "bucket_weight": None if layer.bucket_weight is None else np.asarray(layer.bucket_weight),
+        "bucket_weight_exp": layer.bucket_weight_exp,
+        "bias": np.asarray(layer.bias).reshape(C),
+        "drive_exp": layer.drive_exp,
+        "theta0": layer.theta0,
+        "mf": layer.mf,
+        "decay_out": layer.decay_out,
+        "is_output": layer.is_output,
+        "per_synapse": layer.per_synapse,
+        "state_bits": spec.state_bits,
+        "decay_bits": spec.decay_bits,
+        "mf_bits": spec.mf_bits,
+    }
+
+
+def synapse_weight(layer: QuantLayer) -> np.ndarray:
+    """The synapse's weight in Lava's layout (K copies stacked for per-synapse layers)."""
+    w = np.asarray(layer.weight)
+    if layer.per_synapse:
+        w = w.reshape(-1, *w.shape[2:])
+    if layer.kind == "conv":
+        w = lava_conv_weight(w)
+    return w.astype(np.int32)
+
+
+def synapse_shape(layer: QuantLayer) -> tuple[int, ...]:
+    """Lava shape of the synapse output (= the GammaNeuron's ``a_in``)."""
+    shape = lava_shape(layer.shape)
+    if layer.per_synapse:
+        shape = (*shape[:-1], shape[-1] * layer.K)
+    return shape
+
+
+@dataclass
+class _Layer:
+    block: object  # netx block (fixed) or None (float)
+    neuron: GammaNeuron
+    synapse: object
+    sink: object
+    out_port: object
+
+
+class LavaNetwork:
+    """A compiled-once Lava network of GammaNeurons for samples of ``steps`` steps."""
+
+    def __init__(self, qnet: QuantizedNetwork, steps: int, backend: str = "fixed") -> None:
+        if backend not in BACKENDS:
+            raise UserError(f"backend must be one of {', '.join(BACKENDS)}")
+        if backend == "loihi2" and not lava_loihi_available():
+            raise UserError(
+                "backend loihi2 needs Intel's lava-loihi extension (Loihi2HwCfg), which is not "
+                "installed; the fixed backend (Loihi2SimCfg, fixed_pt) is its bit-accurate stand-in"
+            )
+        self.qnet, self.steps, self.backend = qnet, int(steps), backend
+        self._running = False
+        self._samples = 0
+        self._build()
+
+    # -- construction ---------------------------------------------------------------------
+    def _build(self) -> None:
+        from lava.proc.io.sink import RingBuffer as Sink
+        from lava.proc.io.source import RingBuffer as Source
+
+        T = self.steps
+        self.source = Source(data=np.zeros((*lava_shape(self.qnet.input_shape), T)))
+        prev_port = self.source.s_out
+        self.layers: list[_Layer] = []
+        for layer in self.qnet.layers:
+            if layer.flatten_from is not None:
+                prev_port = prev_port.transpose([2, 1, 0]).flatten()
+            built = self._fixed_layer(layer) if self.backend != "float" else self._float_layer(layer)
+            prev_port.connect(built[0])
+            block, neuron, synapse, out_port = built[1:]
+            sink = Sink(shape=out_port.shape, buffer=T)
+            out_port.connect(sink.a_in)
+            self.layers.append(_Layer(block, neuron, synapse, sink, out_port))
+            prev_port = out_port
+
+    def _fixed_layer(self, layer: QuantLayer):
+        from lava.lib.dl.netx.blocks.process import Conv, Dense
+
+        params = neuron_params(layer, self.qnet)
+        if layer.kind == "dense":
+            block = Dense(
+                shape=synapse_shape(layer), neuron_params=params, weight=synapse_weight(layer),
+                num_weight_bits=self.qnet.spec.weight_bits, weight_exponent=0,
+                input_message_bits=MESSAGE_BITS,
+            )
+        else:
+            block = Conv(
+                shape=synapse_shape(layer), input_shape=lava_shape(layer.in_shape),
+                neuron_params=params, weight=synapse_weight(layer),
+                stride=np.array(layer.stride[::-1]), padding=np.array(layer.padding[::-1]),
+                dilation=np.array(layer.dilation[::-1]), groups=1, input_message_bits=MESSAGE_BITS,
+            )
+        return block.inp, block, block.neuron, block.synapse, block.out
+
+    def _float_layer(self, layer: QuantLayer):
+        from lava.proc.conv.process import Conv
+        from lava.proc.dense.process import Dense
+
+        params = neuron_params(layer, self.qnet)
+        params.pop("num_message_bits")
+        params.pop("neuron_proc")
+        w = synapse_weight(layer).astype(float)
+        if layer.kind == "dense":
+            synapse = Dense(weights=w, num_message_bits=MESSAGE_BITS)
+        else:
+            synapse = Conv(
+                weight=w, input_shape=lava_shape(layer.in_shape), stride=layer.stride[::-1],
+                padding=layer.padding[::-1], dilation=layer.dilation[::-1], groups=1,
+                num_message_bits=MESSAGE_BITS,
+            )
+        neuron = GammaNeuron(shape=synapse_shape(layer), **params)
+        synapse.a_out.connect(neuron.a_in)
+        return synapse.s_in, None, neuron, synapse, neuron.s_out
+
+    # -- running --------------------------------------------------------------------------
+    def _run_cfg(self):
+        from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+
+        if self.backend == "loihi2":
+            return Loihi2HwCfg()
+        tag = "fixed_pt" if self.backend == "fixed" else "floating_pt"
+        return Loihi2SimCfg(select_tag=tag)
+
+    def _synapse_buffers(self):
+        for lay in self.layers:
+            for name in ("a_buff", "a_buf"):
+                var = getattr(lay.synapse, name, None)
+                if var is not None:
+                    yield var
+
+    def reset(self) -> None:
+        """Zero neuron state and synapse buffers: the next sample starts from scratch."""
+        for lay in self.layers:
+            for var in lay.neuron.state_vars:
+                var.set(np.zeros(var.shape))
+        for var in self._synapse_buffers():
+            var.set(np.zeros(var.shape))
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        """Run one sample of integer inputs (T, *input_shape).
+
+        Returns each layer's output (T, *shape) in PyTorch order: spike payloads for hidden
+        layers, the readout for the output layer, at Lava time steps 1..T.
+        """
+        from lava.magma.core.run_conditions import RunSteps
+
+        x = np.asarray(x)
+        expected = (self.steps, *self.qnet.input_shape)
+        if x.shape != expected:
+            raise UserError(f"input sample has shape {x.shape}, the network expects {expected}")
+        data = to_lava(x).astype(float if self.backend == "float" else np.int32)
+        if self._samples:
+            self.reset()
+            self.source.data.set(data)
+        else:  # not compiled yet: the data become the Var's initial value
+            self.source.data.init = data
+        self._running = True
+        self.source.run(condition=RunSteps(num_steps=self.steps), run_cfg=self._run_cfg())
+        self._samples += 1
+        return [from_lava(np.asarray(lay.sink.data.get())) for lay in self.layers]
+
+    def run_many(self, xs: Iterable[np.ndarray]) -> Iterator[list[np.ndarray]]:
+        """Run samples back to back in the one compiled network."""
+        for x in xs:
+            yield self.run(x)
+
+    def saturation_count(self) -> int:
+        """Values the neurons saturated so far (fixed backend)."""
+        return int(sum(int(lay.neuron.sat_count.get()[0]) for lay in self.layers))
+
+    def close(self) -> None:
+        """Stop the Lava runtime (idempotent)."""
+        if self._running:
+            self._running = False
+            self.source.stop()
+
+    def __enter__(self) -> LavaNetwork:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so that ``finally`` blocks stop Lava."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def run_samples(qnet: QuantizedNetwork, xs: np.ndarray, backend: str = "fixed") -> list[np.ndarray]:
+    """Run a batch of integer samples (B, T, *input_shape); returns per layer (B, T, *shape)."""
+    outs: list[list[np.ndarray]] = []
+    with stop_on_signals(), LavaNetwork(qnet, xs.shape[1], backend) as net:
+        for res in net.run_many(xs):
+            outs.append(res)
+    return [np.stack([o[i] for o in outs]) for i in range(len(qnet.layers))]
