@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
+from sg_lava.processes.gamma_neuron.process import GammaNeuron
 
 import sg_lava  # noqa: F401  (Lava compat hooks first)
 from sg_lava.errors import UserError
-from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
-from sg_lava.processes.gamma_neuron.process import GammaNeuron
 
 BACKENDS = ("fixed", "float", "loihi2")
 MESSAGE_BITS = 24
@@ -144,7 +144,9 @@ class LavaNetwork:
         for layer in self.qnet.layers:
             if layer.flatten_from is not None:
                 prev_port = prev_port.transpose([2, 1, 0]).flatten()
-            built = self._fixed_layer(layer) if self.backend != "float" else self._float_layer(layer)
+            built = (
+                self._fixed_layer(layer) if self.backend != "float" else self._float_layer(layer)
+            )
             prev_port.connect(built[0])
             block, neuron, synapse, out_port = built[1:]
             sink = Sink(shape=out_port.shape, buffer=T)
@@ -158,16 +160,24 @@ class LavaNetwork:
         params = neuron_params(layer, self.qnet)
         if layer.kind == "dense":
             block = Dense(
-                shape=synapse_shape(layer), neuron_params=params, weight=synapse_weight(layer),
-                num_weight_bits=self.qnet.spec.weight_bits, weight_exponent=0,
+                shape=synapse_shape(layer),
+                neuron_params=params,
+                weight=synapse_weight(layer),
+                num_weight_bits=self.qnet.spec.weight_bits,
+                weight_exponent=0,
                 input_message_bits=MESSAGE_BITS,
             )
         else:
             block = Conv(
-                shape=synapse_shape(layer), input_shape=lava_shape(layer.in_shape),
-                neuron_params=params, weight=synapse_weight(layer),
-                stride=np.array(layer.stride[::-1]), padding=np.array(layer.padding[::-1]),
-                dilation=np.array(layer.dilation[::-1]), groups=1, input_message_bits=MESSAGE_BITS,
+                shape=synapse_shape(layer),
+                input_shape=lava_shape(layer.in_shape),
+                neuron_params=params,
+                weight=synapse_weight(layer),
+                stride=np.array(layer.stride[::-1]),
+                padding=np.array(layer.padding[::-1]),
+                dilation=np.array(layer.dilation[::-1]),
+                groups=1,
+                input_message_bits=MESSAGE_BITS,
             )
         return block.inp, block, block.neuron, block.synapse, block.out
 
@@ -183,8 +193,12 @@ class LavaNetwork:
             synapse = Dense(weights=w, num_message_bits=MESSAGE_BITS)
         else:
             synapse = Conv(
-                weight=w, input_shape=lava_shape(layer.in_shape), stride=layer.stride[::-1],
-                padding=layer.padding[::-1], dilation=layer.dilation[::-1], groups=1,
+                weight=w,
+                input_shape=lava_shape(layer.in_shape),
+                stride=layer.stride[::-1],
+                padding=layer.padding[::-1],
+                dilation=layer.dilation[::-1],
+                groups=1,
                 num_message_bits=MESSAGE_BITS,
             )
         neuron = GammaNeuron(shape=synapse_shape(layer), **params)
@@ -276,6 +290,48 @@ def stop_on_signals() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+def load_input_array(path, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Read a .npy of (B, T, *input_shape) or (T, *input_shape) as float64 (B, T, ...)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"input file not found: {path}")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise UserError(f"{path} is not a readable .npy array ({str(err)[:80]})") from None
+    if x.ndim == len(input_shape) + 1:
+        x = x[None]
+    if x.ndim != len(input_shape) + 2 or tuple(x.shape[2:]) != tuple(input_shape):
+        want = ", ".join(str(n) for n in input_shape)
+        raise UserError(f"{path} has shape {x.shape}; expected (batch, T, {want})")
+    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
+        raise UserError(f"{path} must hold finite numbers")
+    return x.astype(np.float64)
+
+
+def run_file(net_path, input_path, out_path, backend: str = "fixed") -> dict[str, np.ndarray]:
+    """``sg-lava run``: run a network file on inputs, save every layer's output (.npz)."""
+    from sg_lava.export import hdf5
+
+    from sg_lava.files import atomic_write
+
+    qnet = hdf5.read(net_path)
+    x = load_input_array(input_path, qnet.input_shape)
+    if backend == "float":
+        xs = x * 2.0**qnet.spec.input_frac_bits
+    else:
+        xs = qnet.quantize_input(x)
+    outs = run_samples(qnet, xs, backend)
+    arrays = {f"layer_{i}": a for i, a in enumerate(outs)}
+    arrays["output"] = outs[-1]
+    arrays["latency"] = np.array(qnet.latency)
+    arrays["frac_bits"] = np.array([L.frac_bits for L in qnet.layers])
+    atomic_write(out_path, lambda f: np.savez(f, **arrays))
+    return arrays
 
 
 def run_samples(qnet: QuantizedNetwork, xs: np.ndarray, backend: str = "fixed") -> list[np.ndarray]:

@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from sg_lava import __version__
 from sg_lava.errors import UserError
 
@@ -62,6 +64,43 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sg_lava.processes.network import run_file
+
+    arrays = run_file(args.net, args.input, args.out, args.backend)
+    out = arrays["output"]
+    print(
+        f"ran {out.shape[0]} sample(s) x {out.shape[1]} steps on Lava ({args.backend}); "
+        f"output lags {int(arrays['latency'])} steps"
+    )
+    for key in sorted(k for k in arrays if k.startswith("layer_")):
+        a = arrays[key]
+        print(f"{key}: shape {a.shape}, {np.count_nonzero(a)} non-zero")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from sg_lava.verify import plot_rasters, verify
+
+    res = verify(
+        args.model,
+        args.net,
+        samples=args.samples,
+        steps=args.steps,
+        backend=args.backend,
+        inputs=args.input,
+    )
+    print(res.table())
+    for problem in res.parameter_mismatches:
+        print(f"parameter differs between model and file: {problem}")
+    if args.plot:
+        plot_rasters(res, args.plot)
+        print(f"raster plot: {args.plot}")
+    print(res.summary_line())
+    return 0 if res.ok else 1
+
+
 def _add_export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="trained model file (model.pt)")
     p.add_argument("out", help="network file to write (net.h5)")
@@ -109,6 +148,23 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="summarise a network file")
     inspect.add_argument("net", help="network file (net.h5)")
     inspect.set_defaults(func=_cmd_inspect)
+
+    run = sub.add_parser("run", help="run net.h5 on Lava's CPU backend")
+    run.add_argument("net", help="network file (net.h5)")
+    run.add_argument("--input", required=True, help=".npy of (batch, T, *input_shape)")
+    run.add_argument("--out", required=True, help=".npz to write, one array per layer")
+    run.add_argument("--backend", choices=("fixed", "float", "loihi2"), default="fixed")
+    run.set_defaults(func=_cmd_run)
+
+    ver = sub.add_parser("verify", help="check the Lava run against the model, spike for spike")
+    ver.add_argument("model", help="trained model file (model.pt)")
+    ver.add_argument("net", help="network file (net.h5)")
+    ver.add_argument("--samples", type=int, default=4, help="held-out samples of the model's task")
+    ver.add_argument("--steps", type=int, default=None, help="time steps per sample")
+    ver.add_argument("--input", default=None, help=".npy inputs instead of the task's")
+    ver.add_argument("--plot", default=None, help="write both rasters and the mismatches here")
+    ver.add_argument("--backend", choices=("fixed", "float", "loihi2"), default="fixed")
+    ver.set_defaults(func=_cmd_verify)
     return parser
 
 

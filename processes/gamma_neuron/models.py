@@ -15,7 +15,6 @@ from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-
 from sg_lava.processes.gamma_neuron.process import GammaNeuron
 
 
@@ -105,7 +104,9 @@ class PyGammaNeuronModelFixed(_GammaModelBase):
             self.s_out.send(x)
             return
         y = np.maximum(x, 0)
-        theta = self._limit(self._scalar("theta0") + ((self._scalar("mf") * self.y_prev) >> self._scalar("mf_bits")))
+        theta = self._limit(
+            self._scalar("theta0") + ((self._scalar("mf") * self.y_prev) >> self._scalar("mf_bits"))
+        )
         p = self._fraction(self.estimate, self._scalar("decay_out"))
         spikes = np.where(2 * (y - p) > theta, theta, 0)
         self.estimate[:] = self._limit(p + spikes)

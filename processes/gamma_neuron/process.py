@@ -83,10 +83,16 @@ class GammaNeuron(AbstractProcess):
         self.bucket_weight = Var(shape=(K, channels), init=bucket_weight)
         self.bias = Var(shape=neurons, init=bias)
         scalars = {
-            "drive_exp": drive_exp, "bucket_weight_exp": bucket_weight_exp, "theta0": theta0,
-            "mf": mf, "decay_out": decay_out, "is_output": int(bool(is_output)),
-            "per_synapse": int(bool(per_synapse)), "state_bits": state_bits,
-            "decay_bits": decay_bits, "mf_bits": mf_bits,
+            "drive_exp": drive_exp,
+            "bucket_weight_exp": bucket_weight_exp,
+            "theta0": theta0,
+            "mf": mf,
+            "decay_out": decay_out,
+            "is_output": int(bool(is_output)),
+            "per_synapse": int(bool(per_synapse)),
+            "state_bits": state_bits,
+            "decay_bits": decay_bits,
+            "mf_bits": mf_bits,
         }
         for key, value in scalars.items():
             setattr(self, key, Var(shape=(1,), init=np.array([value])))
