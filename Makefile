@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: setup
-	$(VENV)/bin/sg-lava smoke
+	$(VENV)/bin/sg-lava demo --out $(OUT)
 
 test: setup
 	$(PY) -m pytest -q

@@ -101,6 +101,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if res.ok else 1
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from sg_lava.demo import run_demo
+
+    return run_demo(
+        args.out,
+        epochs=args.epochs,
+        seed=args.seed,
+        lava_samples=args.lava_samples,
+        progress=not args.quiet,
+    )
+
+
 def _add_export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="trained model file (model.pt)")
     p.add_argument("out", help="network file to write (net.h5)")
@@ -165,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--plot", default=None, help="write both rasters and the mismatches here")
     ver.add_argument("--backend", choices=("fixed", "float", "loihi2"), default="fixed")
     ver.set_defaults(func=_cmd_verify)
+
+    demo = sub.add_parser("demo", help="train, export, run on Lava and verify (the main job)")
+    demo.add_argument("--out", default="demo_out", help="folder for every file it writes")
+    demo.add_argument("--epochs", type=int, default=None)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--lava-samples", type=int, default=150, help="test samples run on Lava")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(func=_cmd_demo)
     return parser
 
 

@@ -40,7 +40,10 @@ class ExportResult:
 def calibration_inputs(
     payload: dict, net: GammaNetwork, n: int = CALIBRATION_SAMPLES
 ) -> torch.Tensor | None:
-    """Inputs of the model's training task, when the file says which task that was."""
+    """Calibration inputs: those stored in the model, else its task's, else None."""
+    stored = (payload.get("samples") or {}).get("calibration")
+    if isinstance(stored, torch.Tensor):
+        return pad_steps(stored[:n], net.latency)
     task = payload.get("task") or {}
     if not task.get("name"):
         return None

@@ -24,9 +24,18 @@ MODEL_VERSION = 1
 
 
 def save_model(
-    net: GammaNetwork, path: str | Path, task: dict | None = None, train: dict | None = None
+    net: GammaNetwork,
+    path: str | Path,
+    task: dict | None = None,
+    train: dict | None = None,
+    samples: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Write ``net`` atomically (temporary file in the same folder, then rename)."""
+    """Write ``net`` atomically (temporary file in the same folder, then rename).
+
+    ``samples`` may carry a few inputs (``calibration``, ``test``: (n, T, *input_shape))
+    for models of tasks that cannot be regenerated from a seed (datasets): export
+    calibrates on them and verify replays them.
+    """
     payload = {
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
@@ -34,6 +43,7 @@ def save_model(
         "config": net.config,
         "task": task or {},
         "train": train or {},
+        "samples": {k: v.detach().cpu().float() for k, v in (samples or {}).items()},
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
     }
     atomic_write(Path(path), lambda f: torch.save(payload, f))

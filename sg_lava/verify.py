@@ -165,7 +165,10 @@ def parameter_mismatches(a: QuantizedNetwork, b: QuantizedNetwork) -> list[str]:
 def verification_inputs(
     payload: dict, net: GammaNetwork, samples: int, steps: int | None
 ) -> torch.Tensor:
-    """Held-out inputs of the model's task (the training recipe's test seed)."""
+    """Held-out inputs: those stored in the model, else the task's (its test seed)."""
+    stored = (payload.get("samples") or {}).get("test")
+    if isinstance(stored, torch.Tensor):
+        return fit_steps(pad_steps(stored[:samples], net.latency), steps)
     task = payload.get("task") or {}
     if not task.get("name"):
         raise UserError("the model records no task; give inputs with --input x.npy")
