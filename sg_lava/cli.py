@@ -188,32 +188,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+def guarded(prog: str, func: Callable[[], int]) -> int:
+    """Run ``func``; expected failures become one line on stderr and a non-zero exit."""
     import sg_lava  # noqa: F401  (Lava compat hooks before any command touches Lava)
 
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return 2
     try:
-        return func(args)
+        return func()
     except UserError as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # a bug or an environment problem: still one line
         if os.environ.get("SG_LAVA_DEBUG"):
             raise
         msg = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         print(
-            f"{parser.prog}: internal error: {type(err).__name__}: {msg} "
+            f"{prog}: internal error: {type(err).__name__}: {msg} "
             "(set SG_LAVA_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
         return 3
+
+
+def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    return guarded(parser.prog, lambda: func(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 from sg_lava.experiment import train_task
-from sg_lava.files import atomic_write
-from sg_lava.pipeline import deploy
+from sg_lava.pipeline import deploy, finish
 
 
 def run_demo(
@@ -36,11 +35,6 @@ def run_demo(
     )
     print("2/3 exporting net.h5 and verifying Lava (Loihi2SimCfg, fixed_pt) ...", flush=True)
     dep = deploy(model, folder, trained.test, lava_samples=lava_samples, progress=progress)
-    report = dep.report("sg-lava demo: delay detection, trained online, verified on Lava")
-    report += f"\nTotal time: {time.perf_counter() - start:.0f} s.\n"
-    atomic_write(folder / "report.md", lambda f: f.write(report.encode()))
     print("3/3 report", flush=True)
-    print(report)
-    print(f"files: {folder}/model.pt, net.h5, raster.png, report.md")
-    print(dep.verify.summary_line())
-    return 0 if dep.verify.ok and dep.lava_matches_fixed else 1
+    title = "sg-lava demo: delay detection, trained online, verified on Lava"
+    return finish(dep, title, f"\nTotal time: {time.perf_counter() - start:.0f} s.\n")

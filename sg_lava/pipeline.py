@@ -126,3 +126,51 @@ def deploy(
         res,
         format_report(exported),
     )
+
+
+def finish(dep: Deployment, title: str, extra: str = "") -> int:
+    """Write ``report.md``, print it and end with the verify line; returns the exit code."""
+    from sg_lava.files import atomic_write
+
+    report = dep.report(title) + extra
+    atomic_write(dep.folder / "report.md", lambda f: f.write(report.encode()))
+    print(report)
+    print(f"files in {dep.folder}/: model.pt, net.h5, raster.png, report.md")
+    print(dep.verify.summary_line())
+    return 0 if dep.verify.ok and dep.lava_matches_fixed else 1
+
+
+def train_and_deploy(
+    name: str,
+    config: dict,
+    train_data: TaskData,
+    test_data: TaskData,
+    folder: Path,
+    cfg,
+    verify_samples: int = 4,
+    lava_samples: int = 50,
+    progress: bool = True,
+) -> Deployment:
+    """Train a network on data (e.g. a dataset), save it with a few of its inputs, deploy."""
+    import time
+
+    from sg_lava.model_io import save_model
+    from sg_lava.network import GammaNetwork
+    from sg_lava.training import seed_everything, train
+
+    seed_everything(cfg.seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    net = GammaNetwork(config)
+    start = time.perf_counter()
+    train(net, train_data, cfg, progress=progress)
+    seconds = time.perf_counter() - start
+    model = folder / "model.pt"
+    save_model(
+        net,
+        model,
+        task={"name": name},
+        train={"mode": cfg.mode, "epochs": cfg.epochs, "seed": cfg.seed, "seconds": seconds},
+        samples={"calibration": train_data.x[:64], "test": test_data.x[:verify_samples]},
+    )
+    print(f"trained {name} in {seconds:.0f} s ({cfg.mode}, {cfg.epochs} epochs)", flush=True)
+    return deploy(model, folder, test_data, verify_samples, lava_samples, progress)

@@ -46,3 +46,79 @@ def conv_net(K=3, per_synapse=False, timing="lava", seed=0, pool=True):
 def events(shape, T, p=0.3, batch=4, seed=1, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     return (torch.rand(batch, T, *shape, generator=g) < p).to(dtype)
+
+
+def write_hsd(data, name="shd", split="train", n=20, n_classes=4, seed=0, duration=0.5):
+    """A small dataset in the real SHD/SSC HDF5 layout (and the .zip tonic also checks).
+
+    Class c fires channels 100c..100c+50 early and 400+50c.. late, so it is learnable.
+    """
+    import zipfile
+    from pathlib import Path
+
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    folder = Path(data) / name.upper()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}_{split}.h5"
+    labels = np.arange(n) % n_classes
+    times, units = [], []
+    for c in labels:
+        k = 60
+        u = np.concatenate(
+            [rng.integers(100 * c, 100 * c + 50, k), rng.integers(400 + 50 * c, 450 + 50 * c, k)]
+        )
+        t = np.concatenate(
+            [rng.uniform(0, duration / 2, k), rng.uniform(duration / 2, duration, k)]
+        )
+        order = np.argsort(t)
+        times.append(t[order].astype(np.float32))
+        units.append(u[order].astype(np.uint16))
+
+    def ragged(arrays):
+        out = np.empty(len(arrays), dtype=object)
+        out[:] = arrays
+        return out
+
+    with h5py.File(path, "w") as h:
+        h.create_dataset("spikes/times", data=ragged(times), dtype=h5py.vlen_dtype(np.float32))
+        h.create_dataset("spikes/units", data=ragged(units), dtype=h5py.vlen_dtype(np.uint16))
+        h.create_dataset("labels", data=labels.astype(np.uint16))
+        h.create_dataset(
+            "extra/keys", data=np.array([f"word{i}".encode() for i in range(n_classes)])
+        )
+        h.create_dataset("extra/speaker", data=rng.integers(0, 10, n).astype(np.uint16))
+    with zipfile.ZipFile(folder / f"{path.name}.zip", "w") as z:
+        z.write(path, path.name)
+    return path
+
+
+def write_dvs_gesture(data, train=True, users=10, classes=11, events=300, seed=0):
+    """A small DVS Gesture tree in tonic's extracted layout: <user>_<lighting>/<label>.npy
+    holding (N, 4) int arrays of x, y, polarity, t (µs). Class c moves a blob to a
+    class-specific corner, so it is learnable."""
+    import tarfile
+    from pathlib import Path
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    name = "ibmGestureTrain" if train else "ibmGestureTest"
+    root = Path(data) / "DVSGesture"
+    for u in range(users):
+        folder = root / name / f"user{u + 1:02d}_fluorescent"
+        folder.mkdir(parents=True, exist_ok=True)
+        for c in range(classes):
+            cx, cy = 20 + 8 * c, 110 - 8 * c
+            x = np.clip(rng.normal(cx, 6, events), 0, 127).astype(np.int64)
+            y = np.clip(rng.normal(cy, 6, events), 0, 127).astype(np.int64)
+            p = rng.integers(0, 2, events)
+            t = np.sort(rng.integers(0, 1_000_000, events))
+            np.save(folder / f"{c}.npy", np.stack([x, y, p, t], 1))
+    with tarfile.open(root / f"{name}.tar.gz", "w:gz") as tar:
+        tar.add(
+            root / name / "user01_fluorescent" / "0.npy", arcname=f"{name}/user01_fluorescent/0.npy"
+        )
+    return root

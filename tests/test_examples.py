@@ -1,0 +1,147 @@
+"""Every deploy example, end to end on small data (datasets in their real on-disk formats)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import write_dvs_gesture, write_hsd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def example(name, *args, cwd):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "deploy_examples" / f"{name}.py"), *args, "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=900,
+    )
+
+
+def assert_verified(res):
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.startswith("verify: ") and "(100.00%); first divergence: none" in last, last
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["delay_detection", "coincidence_detection"])
+def test_synthetic_examples(tmp_path, task):
+    res = example(
+        task,
+        "--out",
+        "run",
+        "--epochs",
+        "1",
+        "--n-train",
+        "128",
+        "--n-test",
+        "32",
+        "--lava-samples",
+        "6",
+        cwd=tmp_path,
+    )
+    assert_verified(res)
+    for f in ("model.pt", "net.h5", "raster.png", "report.md"):
+        assert (tmp_path / "run" / f).is_file()
+    assert "Lava, Loihi2SimCfg fixed_pt (6 samples)" in (tmp_path / "run" / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_shd_example_on_files_in_the_real_layout(tmp_path):
+    write_hsd(tmp_path / "data", split="train", n=24, seed=0)
+    write_hsd(tmp_path / "data", split="test", n=12, seed=1)
+    res = example(
+        "shd",
+        "--data",
+        "data",
+        "--out",
+        "run",
+        "--bins",
+        "20",
+        "--hidden",
+        "16",
+        "--K",
+        "3",
+        "--epochs",
+        "1",
+        "--lava-samples",
+        "4",
+        cwd=tmp_path,
+    )
+    assert_verified(res)
+    assert "SHD on Lava (20 time steps)" in res.stdout
+
+
+@pytest.mark.slow
+def test_dvs_gesture_example_on_files_in_the_real_layout(tmp_path):
+    write_dvs_gesture(tmp_path / "data", train=True, seed=0)
+    write_dvs_gesture(tmp_path / "data", train=False, seed=1)
+    res = example(
+        "dvs_gesture",
+        "--data",
+        "data",
+        "--out",
+        "run",
+        "--size",
+        "16",
+        "--bins",
+        "6",
+        "--channels",
+        "2",
+        "4",
+        "--K",
+        "2",
+        "--epochs",
+        "1",
+        "--max-train",
+        "22",
+        "--max-test",
+        "6",
+        "--lava-samples",
+        "3",
+        cwd=tmp_path,
+    )
+    assert_verified(res)
+
+
+@pytest.mark.slow
+def test_resolution_example_prints_the_table(tmp_path):
+    res = example(
+        "resolution",
+        "--out",
+        "run",
+        "--resolutions",
+        "1",
+        "2",
+        "--n-train",
+        "64",
+        "--n-test",
+        "32",
+        "--epochs",
+        "1",
+        cwd=tmp_path,
+    )
+    assert_verified(res)
+    assert "| 2x | 120 |" in res.stdout
+
+
+@pytest.mark.parametrize("name", ["shd", "dvs_gesture"])
+def test_dataset_examples_say_how_to_get_missing_data(tmp_path, name):
+    res = example(name, "--data", "empty", "--out", "run", cwd=tmp_path)
+    assert res.returncode == 1
+    msg = res.stderr.strip().splitlines()
+    assert len(msg) == 1 and "not found: put" in msg[0] and "Traceback" not in res.stderr
+
+
+def test_every_example_has_help():
+    for script in sorted((ROOT / "deploy_examples").glob("*.py")):
+        res = subprocess.run(
+            [sys.executable, str(script), "--help"], capture_output=True, text=True
+        )
+        assert res.returncode == 0 and "usage:" in res.stdout, script.name
