@@ -3,9 +3,9 @@
 :class:`LavaNetwork` turns a :class:`~sg_lava.export.qnet.QuantizedNetwork` into Lava
 Processes: an ``io.source.RingBuffer`` for the input, one netx ``Dense`` or ``Conv`` block
 per layer carrying :class:`GammaNeuron` through ``neuron_params``, and an
-``io.sink.RingBuffer`` on every block's output. It compiles once and runs any number of
-samples, resetting the neuron state and synapse buffers to 0 between samples instead of
-recompiling. The Lava runtime is always stopped — on errors and Ctrl-C too — when the
+``io.extractor.Extractor`` on every block's output. It compiles once and runs any number of
+samples: the neurons reset themselves at every sample boundary (their state to 0, and
+the synapse buffer's leftover ignored), so nothing is recompiled and no Var is written. The Lava runtime is always stopped — on errors and Ctrl-C too — when the
 object is closed (use it as a context manager).
 
 Backends: ``fixed`` — netx blocks and the bit-accurate ``fixed_pt`` models on
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -112,14 +112,21 @@ class _Layer:
     block: object  # netx block (fixed) or None (float)
     neuron: GammaNeuron
     synapse: object
-    sink: object
+    extractor: object
     out_port: object
 
 
 class LavaNetwork:
-    """A compiled-once Lava network of GammaNeurons for samples of ``steps`` steps."""
+    """A Lava network of GammaNeurons that runs a batch of samples, compiled once.
 
-    def __init__(self, qnet: QuantizedNetwork, steps: int, backend: str = "fixed") -> None:
+    All samples go into the source's ring buffer at construction (one transfer at compile
+    time rather than a slow ``Var.set`` per sample); the neurons reset themselves at every
+    sample boundary (``reset_interval``); every layer's output leaves through an
+    ``Extractor`` pipe, a numpy array per step. Use as a context manager, or call
+    :meth:`close`, so the Lava runtime is always stopped.
+    """
+
+    def __init__(self, qnet: QuantizedNetwork, inputs: np.ndarray, backend: str = "fixed") -> None:
         if backend not in BACKENDS:
             raise UserError(f"backend must be one of {', '.join(BACKENDS)}")
         if backend == "loihi2" and not lava_loihi_available():
@@ -127,18 +134,28 @@ class LavaNetwork:
                 "backend loihi2 needs Intel's lava-loihi extension (Loihi2HwCfg), which is not "
                 "installed; the fixed backend (Loihi2SimCfg, fixed_pt) is its bit-accurate stand-in"
             )
-        self.qnet, self.steps, self.backend = qnet, int(steps), backend
+        inputs = np.asarray(inputs)
+        if inputs.ndim != len(qnet.input_shape) + 2 or tuple(inputs.shape[2:]) != tuple(
+            qnet.input_shape
+        ):
+            raise UserError(
+                f"inputs have shape {inputs.shape}; the network expects (samples, T, "
+                f"{', '.join(str(n) for n in qnet.input_shape)})"
+            )
+        self.qnet, self.backend = qnet, backend
+        self.samples, self.steps = int(inputs.shape[0]), int(inputs.shape[1])
         self._running = False
-        self._samples = 0
-        self._build()
+        self._done = 0
+        self._build(inputs)
 
     # -- construction ---------------------------------------------------------------------
-    def _build(self) -> None:
-        from lava.proc.io.sink import RingBuffer as Sink
+    def _build(self, inputs: np.ndarray) -> None:
+        from lava.proc.io.extractor import Extractor
         from lava.proc.io.source import RingBuffer as Source
 
-        T = self.steps
-        self.source = Source(data=np.zeros((*lava_shape(self.qnet.input_shape), T)))
+        dtype = float if self.backend == "float" else np.int32
+        data = np.concatenate([to_lava(x) for x in inputs], axis=-1).astype(dtype)
+        self.source = Source(data=data)
         prev_port = self.source.s_out
         self.layers: list[_Layer] = []
         for layer in self.qnet.layers:
@@ -149,15 +166,18 @@ class LavaNetwork:
             )
             prev_port.connect(built[0])
             block, neuron, synapse, out_port = built[1:]
-            sink = Sink(shape=out_port.shape, buffer=T)
-            out_port.connect(sink.a_in)
-            self.layers.append(_Layer(block, neuron, synapse, sink, out_port))
+            extractor = Extractor(shape=out_port.shape, buffer_size=self.steps)
+            out_port.connect(extractor.in_port)
+            self.layers.append(_Layer(block, neuron, synapse, extractor, out_port))
             prev_port = out_port
+
+    def _params(self, layer: QuantLayer) -> dict:
+        return {**neuron_params(layer, self.qnet), "reset_interval": self.steps}
 
     def _fixed_layer(self, layer: QuantLayer):
         from lava.lib.dl.netx.blocks.process import Conv, Dense
 
-        params = neuron_params(layer, self.qnet)
+        params = self._params(layer)
         if layer.kind == "dense":
             block = Dense(
                 shape=synapse_shape(layer),
@@ -185,7 +205,7 @@ class LavaNetwork:
         from lava.proc.conv.process import Conv
         from lava.proc.dense.process import Dense
 
-        params = neuron_params(layer, self.qnet)
+        params = self._params(layer)
         params.pop("num_message_bits")
         params.pop("neuron_proc")
         w = synapse_weight(layer).astype(float)
@@ -208,54 +228,37 @@ class LavaNetwork:
     # -- running --------------------------------------------------------------------------
     def _run_cfg(self):
         from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+        from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
 
+        # Extractor's models carry no tag, which select_tag would otherwise reject
+        models = {Extractor: PyLoihiExtractorModel}
         if self.backend == "loihi2":
-            return Loihi2HwCfg()
+            return Loihi2HwCfg(exception_proc_model_map=models)
         tag = "fixed_pt" if self.backend == "fixed" else "floating_pt"
-        return Loihi2SimCfg(select_tag=tag)
+        return Loihi2SimCfg(select_tag=tag, exception_proc_model_map=models)
 
-    def _synapse_buffers(self):
-        for lay in self.layers:
-            for name in ("a_buff", "a_buf"):
-                var = getattr(lay.synapse, name, None)
-                if var is not None:
-                    yield var
+    def run_next(self) -> list[np.ndarray]:
+        """Run the next sample; returns each layer's output (T, *shape), PyTorch order.
 
-    def reset(self) -> None:
-        """Zero neuron state and synapse buffers: the next sample starts from scratch."""
-        for lay in self.layers:
-            for var in lay.neuron.state_vars:
-                var.set(np.zeros(var.shape))
-        for var in self._synapse_buffers():
-            var.set(np.zeros(var.shape))
-
-    def run(self, x: np.ndarray) -> list[np.ndarray]:
-        """Run one sample of integer inputs (T, *input_shape).
-
-        Returns each layer's output (T, *shape) in PyTorch order: spike payloads for hidden
-        layers, the readout for the output layer, at Lava time steps 1..T.
+        Hidden layers give spike payloads, the output layer its readout, at Lava time
+        steps 1..T of the sample.
         """
         from lava.magma.core.run_conditions import RunSteps
 
-        x = np.asarray(x)
-        expected = (self.steps, *self.qnet.input_shape)
-        if x.shape != expected:
-            raise UserError(f"input sample has shape {x.shape}, the network expects {expected}")
-        data = to_lava(x).astype(float if self.backend == "float" else np.int32)
-        if self._samples:
-            self.reset()
-            self.source.data.set(data)
-        else:  # not compiled yet: the data become the Var's initial value
-            self.source.data.init = data
+        if self._done >= self.samples:
+            raise UserError("all samples of this network have run")
         self._running = True
         self.source.run(condition=RunSteps(num_steps=self.steps), run_cfg=self._run_cfg())
-        self._samples += 1
-        return [from_lava(np.asarray(lay.sink.data.get())) for lay in self.layers]
+        self._done += 1
+        outs = []
+        for lay in self.layers:
+            steps = [np.asarray(lay.extractor.receive()) for _ in range(self.steps)]
+            outs.append(from_lava(np.stack(steps, axis=-1)))
+        return outs
 
-    def run_many(self, xs: Iterable[np.ndarray]) -> Iterator[list[np.ndarray]]:
-        """Run samples back to back in the one compiled network."""
-        for x in xs:
-            yield self.run(x)
+    def __iter__(self) -> Iterator[list[np.ndarray]]:
+        while self._done < self.samples:
+            yield self.run_next()
 
     def saturation_count(self) -> int:
         """Values the neurons saturated so far (fixed backend)."""
@@ -334,10 +337,14 @@ def run_file(net_path, input_path, out_path, backend: str = "fixed") -> dict[str
     return arrays
 
 
-def run_samples(qnet: QuantizedNetwork, xs: np.ndarray, backend: str = "fixed") -> list[np.ndarray]:
+def run_samples(
+    qnet: QuantizedNetwork, xs: np.ndarray, backend: str = "fixed", progress: bool = False
+) -> list[np.ndarray]:
     """Run a batch of integer samples (B, T, *input_shape); returns per layer (B, T, *shape)."""
+    from tqdm import tqdm
+
     outs: list[list[np.ndarray]] = []
-    with stop_on_signals(), LavaNetwork(qnet, xs.shape[1], backend) as net:
-        for res in net.run_many(xs):
+    with stop_on_signals(), LavaNetwork(qnet, xs, backend) as net:
+        for res in tqdm(net, total=net.samples, desc="Lava", unit="sample", disable=not progress):
             outs.append(res)
     return [np.stack([o[i] for o in outs]) for i in range(len(qnet.layers))]

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from sg_lava.exporter import export_model, format_report
 from sg_lava.fixed import FixedNetwork
 from sg_lava.model_io import load_model
-from sg_lava.processes.network import LavaNetwork, stop_on_signals
+from sg_lava.processes.network import run_samples
 from sg_lava.tasks import TaskData
 from sg_lava.training import float_accuracy, pad_steps, predict, shift_mask
 from sg_lava.verify import VerifyResult, plot_rasters, verify
@@ -78,12 +77,8 @@ def lava_predictions(
     qnet, x_int: np.ndarray, mask: torch.Tensor, progress: bool = True
 ) -> np.ndarray:
     """Classes predicted from Lava's output readout, one compiled network for all samples."""
-    preds = []
-    with stop_on_signals(), LavaNetwork(qnet, x_int.shape[1]) as lava:
-        for i in tqdm(range(len(x_int)), desc="Lava", unit="sample", disable=not progress):
-            out = torch.as_tensor(lava.run(x_int[i])[-1]).unsqueeze(0)
-            preds.append(int(predict(out.double(), mask[i : i + 1])[0]))
-    return np.array(preds)
+    out = run_samples(qnet, x_int, progress=progress)[-1]
+    return predict(torch.as_tensor(out).double(), mask).numpy()
 
 
 def deploy(

@@ -57,17 +57,20 @@ def test_back_to_back_samples_with_reset_equal_fresh_networks():
 def test_runtime_is_stopped_after_an_error():
     q, _ = quantize_network(dense_net([4, 5, 3]))
     x = events((4,), 10, batch=1).long().numpy()
-    with pytest.raises(UserError, match="expects"):
-        with LavaNetwork(q, 10) as lava:
-            lava.run(x[0])
-            lava.run(x[0, :5])  # wrong length: refused, and the runtime still stops
+    with pytest.raises(UserError, match="all samples"):
+        with LavaNetwork(q, x) as lava:
+            lava.run_next()
+            lava.run_next()  # one sample too many: refused, and the runtime still stops
+    assert not lava._running
     assert not multiprocessing.active_children()
+    with pytest.raises(UserError, match="expects"):
+        LavaNetwork(q, x[:, :, :2])
 
 
 def test_loihi2_backend_says_what_is_missing():
     q, _ = quantize_network(dense_net([4, 5, 3]))
     with pytest.raises(UserError, match="lava-loihi.*fixed backend"):
-        LavaNetwork(q, 10, backend="loihi2")
+        LavaNetwork(q, np.zeros((1, 10, 4)), backend="loihi2")
 
 
 def test_float_backend_tracks_the_float_equations():

@@ -32,6 +32,16 @@ class _GammaModelBase(PyLoihiProcessModel):
         split = a.reshape(*a.shape[:-1], K, a.shape[-1] // K)
         return np.moveaxis(split, -2, 0)
 
+    def _new_sample(self) -> bool:
+        """At a sample boundary: zero the state; the caller then ignores ``a_in``."""
+        interval = self._scalar("reset_interval")
+        if interval <= 0 or (self.time_step - 1) % interval:
+            return False
+        self.buckets[:] = 0
+        self.estimate[:] = 0
+        self.y_prev[:] = 0
+        return True
+
     def _per_bucket(self, v: np.ndarray) -> np.ndarray:
         """Reshape a (K,) or (K, C) parameter to broadcast against (K, *neurons)."""
         extra = self.buckets.ndim - v.ndim
@@ -63,6 +73,7 @@ class PyGammaNeuronModelFixed(_GammaModelBase):
     state_bits: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
     decay_bits: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
     mf_bits: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
+    reset_interval: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=32)
 
     def _limit(self, x: np.ndarray) -> np.ndarray:
         """Saturate to the signed state range, counting every value that changes."""
@@ -82,6 +93,8 @@ class PyGammaNeuronModelFixed(_GammaModelBase):
 
     def run_spk(self) -> None:
         a = self.a_in.recv().astype(np.int64)
+        if self._new_sample():
+            a[:] = 0
         drive = self._limit(self._shift(self._drives(a), self._scalar("drive_exp")))
         one = 1 << self._scalar("decay_bits")
         d = self._per_bucket(self.decay)
@@ -139,10 +152,14 @@ class PyGammaNeuronModelFloat(_GammaModelBase):
     state_bits: np.ndarray = LavaPyType(np.ndarray, np.int64)
     decay_bits: np.ndarray = LavaPyType(np.ndarray, np.int64)
     mf_bits: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    reset_interval: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def run_spk(self) -> None:
         unit = 2.0 ** self._scalar("decay_bits")
-        c = self._drives(self.a_in.recv().astype(float)) * 2.0 ** self._scalar("drive_exp")
+        a = self.a_in.recv().astype(float)
+        if self._new_sample():
+            a[:] = 0.0
+        c = self._drives(a) * 2.0 ** self._scalar("drive_exp")
         alpha = self._per_bucket(self.decay / unit)
         old = self.buckets.copy()
         if self._scalar("per_synapse"):

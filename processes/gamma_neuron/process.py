@@ -38,6 +38,11 @@ class GammaNeuron(AbstractProcess):
     parameters: ``decay`` (K,), ``bucket_weight`` (K, C), ``bias`` (neurons),
     ``drive_exp``, ``bucket_weight_exp``, ``theta0``, ``mf``, ``decay_out``, ``is_output``,
     ``per_synapse`` and the bit widths ``state_bits``, ``decay_bits``, ``mf_bits``.
+
+    ``reset_interval`` R > 0 runs samples of R steps back to back: at steps 1, R+1, 2R+1, ...
+    the neuron starts from zero state and ignores ``a_in`` (which then carries the previous
+    sample's last synaptic sum), exactly as a freshly built network would — so samples
+    need neither a rebuild nor any Var traffic between them.
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class GammaNeuron(AbstractProcess):
         state_bits: int = 24,
         decay_bits: int = 12,
         mf_bits: int = 12,
+        reset_interval: int = 0,
         name: str | None = None,
         log_config=None,
         **kwargs,
@@ -93,6 +99,7 @@ class GammaNeuron(AbstractProcess):
             "state_bits": state_bits,
             "decay_bits": decay_bits,
             "mf_bits": mf_bits,
+            "reset_interval": reset_interval,
         }
         for key, value in scalars.items():
             setattr(self, key, Var(shape=(1,), init=np.array([value])))
