@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import numpy as np
 import torch
-from sg_lava.processes.network import LavaNetwork
 
 import sg_lava  # noqa: F401
 from sg_lava.network import GammaNetwork
+from sg_lava.processes.network import LavaNetwork, timed_samples
 from sg_lava.quantize import quantize_network
 
 SHAPES = {
@@ -64,21 +63,11 @@ def measure(name: str, config: dict, steps: int, rounds: int, K: int) -> dict:
     rng = np.random.default_rng(0)
     x = (rng.random((steps, *net.input_shape)) < 0.05).astype(np.int64)
     qnet, _ = quantize_network(net)
-    xs = np.repeat(x[None], rounds + 1, axis=0)
-    gamma = LavaNetwork(qnet, xs)
-    sigma = SigmaDeltaNetwork(qnet, xs)
+    xs = np.repeat(x[None], 2, axis=0)  # the first sample warms up, the second is timed
     times = {"GammaNeuron": [], "SigmaDelta": []}
-    try:
-        gamma.run_next()  # compile and warm up both
-        sigma.run_next()
-        for _ in range(rounds):
-            for label, runner in (("GammaNeuron", gamma), ("SigmaDelta", sigma)):
-                t0 = time.perf_counter()
-                runner.run_next()
-                times[label].append(time.perf_counter() - t0)
-    finally:
-        gamma.close()
-        sigma.close()
+    for _ in range(rounds):
+        for label, cls in (("GammaNeuron", LavaNetwork), ("SigmaDelta", SigmaDeltaNetwork)):
+            times[label].append(timed_samples(qnet, xs, network=cls)[1])
     best = {k: min(v) for k, v in times.items()}
     return {
         "shape": name,

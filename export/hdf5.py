@@ -14,9 +14,9 @@ from typing import Any
 
 import h5py
 import numpy as np
-from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
 
 from sg_lava.errors import UserError
+from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
 from sg_lava.files import atomic_write
 
 FORMAT_NAME = "sg-lava-netx"

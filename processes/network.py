@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
-from sg_lava.processes.gamma_neuron.process import GammaNeuron
 
 import sg_lava  # noqa: F401  (Lava compat hooks first)
 from sg_lava.errors import UserError
+from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
+from sg_lava.processes.gamma_neuron.process import GammaNeuron
 
 BACKENDS = ("fixed", "float", "loihi2")
 MESSAGE_BITS = 24
@@ -166,7 +166,7 @@ class LavaNetwork:
             )
             prev_port.connect(built[0])
             block, neuron, synapse, out_port = built[1:]
-            extractor = Extractor(shape=out_port.shape, buffer_size=self.steps)
+            extractor = Extractor(shape=out_port.shape, buffer_size=self.steps + 1)
             out_port.connect(extractor.in_port)
             self.layers.append(_Layer(block, neuron, synapse, extractor, out_port))
             prev_port = out_port
@@ -237,28 +237,30 @@ class LavaNetwork:
         tag = "fixed_pt" if self.backend == "fixed" else "floating_pt"
         return Loihi2SimCfg(select_tag=tag, exception_proc_model_map=models)
 
-    def run_next(self) -> list[np.ndarray]:
-        """Run the next sample; returns each layer's output (T, *shape), PyTorch order.
+    def __iter__(self) -> Iterator[list[np.ndarray]]:
+        """Run every sample, yielding each layer's output (T, *shape), PyTorch order.
 
-        Hidden layers give spike payloads, the output layer its readout, at Lava time
-        steps 1..T of the sample.
+        Hidden layers give spike payloads, the output layer its readout, at Lava time steps
+        1..T of each sample. All samples run in one non-blocking ``run``; the host drains
+        the extractors as Lava steps, so the per-call overhead of ``run`` is paid once.
         """
         from lava.magma.core.run_conditions import RunSteps
 
-        if self._done >= self.samples:
-            raise UserError("all samples of this network have run")
+        if self._done:
+            raise UserError("this network's samples have run; build a new one")
         self._running = True
-        self.source.run(condition=RunSteps(num_steps=self.steps), run_cfg=self._run_cfg())
-        self._done += 1
-        outs = []
-        for lay in self.layers:
-            steps = [np.asarray(lay.extractor.receive()) for _ in range(self.steps)]
-            outs.append(from_lava(np.stack(steps, axis=-1)))
-        return outs
-
-    def __iter__(self) -> Iterator[list[np.ndarray]]:
-        while self._done < self.samples:
-            yield self.run_next()
+        total = self.samples * self.steps
+        self.source.run(
+            condition=RunSteps(num_steps=total, blocking=False), run_cfg=self._run_cfg()
+        )
+        for _ in range(self.samples):
+            outs = []
+            for lay in self.layers:
+                steps = [np.asarray(lay.extractor.receive()) for _ in range(self.steps)]
+                outs.append(from_lava(np.stack(steps, axis=-1)))
+            self._done += 1
+            yield outs
+        self.source.wait()
 
     def saturation_count(self) -> int:
         """Values the neurons saturated so far (fixed backend)."""
@@ -319,7 +321,6 @@ def load_input_array(path, input_shape: tuple[int, ...]) -> np.ndarray:
 def run_file(net_path, input_path, out_path, backend: str = "fixed") -> dict[str, np.ndarray]:
     """``sg-lava run``: run a network file on inputs, save every layer's output (.npz)."""
     from sg_lava.export import hdf5
-
     from sg_lava.files import atomic_write
 
     qnet = hdf5.read(net_path)
@@ -335,6 +336,27 @@ def run_file(net_path, input_path, out_path, backend: str = "fixed") -> dict[str
     arrays["frac_bits"] = np.array([L.frac_bits for L in qnet.layers])
     atomic_write(out_path, lambda f: np.savez(f, **arrays))
     return arrays
+
+
+def timed_samples(
+    qnet: QuantizedNetwork, xs: np.ndarray, backend: str = "fixed", network=None
+) -> list[float]:
+    """Seconds from the start to the first sample's outputs, then between samples.
+
+    The first entry includes building and compiling; the others are the cost of one
+    sample in the running network (benchmarks use them). ``network`` may name a
+    :class:`LavaNetwork` subclass (a baseline with other neurons).
+    """
+    import time
+
+    times = []
+    t0 = time.perf_counter()
+    with (network or LavaNetwork)(qnet, xs, backend) as net:
+        for _ in net:
+            t1 = time.perf_counter()
+            times.append(t1 - t0)
+            t0 = t1
+    return times
 
 
 def run_samples(

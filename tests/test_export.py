@@ -11,8 +11,8 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from sg_lava.export import hdf5
 
+from sg_lava.export import hdf5
 from sg_lava.fixed import FixedNetwork
 from sg_lava.model_io import save_model
 from sg_lava.quantize import quantize_network

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as fn
-from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
 
+from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
 from sg_lava.fixed import FixedNetwork, decay, shift, wrap
 from sg_lava.quantize import fold_pooling, quantize_network, quantize_weight
 from tests.helpers import conv_net, dense_net, events

@@ -6,10 +6,10 @@ import multiprocessing
 
 import numpy as np
 import pytest
-from sg_lava.processes.network import LavaNetwork, run_samples
 
 from sg_lava.errors import UserError
 from sg_lava.fixed import FixedNetwork
+from sg_lava.processes.network import LavaNetwork, run_samples
 from sg_lava.quantize import quantize_network
 from tests.helpers import conv_net, dense_net, events
 
@@ -57,10 +57,11 @@ def test_back_to_back_samples_with_reset_equal_fresh_networks():
 def test_runtime_is_stopped_after_an_error():
     q, _ = quantize_network(dense_net([4, 5, 3]))
     x = events((4,), 10, batch=1).long().numpy()
-    with pytest.raises(UserError, match="all samples"):
-        with LavaNetwork(q, x) as lava:
-            lava.run_next()
-            lava.run_next()  # one sample too many: refused, and the runtime still stops
+    with pytest.raises(RuntimeError, match="boom"):
+        with LavaNetwork(q, np.concatenate([x] * 5)) as lava:
+            for i, _ in enumerate(lava):
+                if i == 1:
+                    raise RuntimeError("boom")  # an error mid-run: the runtime still stops
     assert not lava._running
     assert not multiprocessing.active_children()
     with pytest.raises(UserError, match="expects"):

@@ -15,6 +15,7 @@ from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
 from sg_lava.processes.gamma_neuron.process import GammaNeuron
 
 
@@ -78,14 +79,23 @@ class PyGammaNeuronModelFixed(_GammaModelBase):
     def _limit(self, x: np.ndarray) -> np.ndarray:
         """Saturate to the signed state range, counting every value that changes."""
         top = (1 << (self._scalar("state_bits") - 1)) - 1
+        if x.size == 0 or (x.max() <= top and x.min() >= -top - 1):
+            return x  # the common case: nothing to limit, no copies
         limited = np.clip(x, -top - 1, top)
         self.sat_count[0] += int(np.count_nonzero(limited != x))
         return limited
 
     def _fraction(self, x: np.ndarray, d) -> np.ndarray:
-        """Multiply by ``d / 2**decay_bits``, rounding toward zero."""
-        product = x * d
-        return np.sign(product) * (np.abs(product) >> self._scalar("decay_bits"))
+        """Multiply by ``d / 2**decay_bits``, rounding toward zero.
+
+        ``(p + (2**bits - 1 if p < 0 else 0)) >> bits`` is ``sign(p) * (|p| >> bits)``
+        in four cheap integer operations (``p >> 63`` is -1 for negative ``p``).
+        """
+        bits = self._scalar("decay_bits")
+        p = x * d
+        p += (p >> 63) & ((1 << bits) - 1)
+        p >>= bits
+        return p
 
     @staticmethod
     def _shift(x: np.ndarray, e: int) -> np.ndarray:
