@@ -23,8 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(VENV)/bin/sg-lava demo --out $(OUT)
 
+# pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 lint: setup
 	$(VENV)/bin/ruff check .

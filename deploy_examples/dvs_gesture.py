@@ -13,11 +13,8 @@ get them. Nothing is downloaded.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-import torch
-
-from sg_lava.examples import example_parser, run_example
+from sg_lava.examples import dataset_parser, deploy_dataset, run_example
 
 
 def conv_config(
@@ -44,50 +41,21 @@ def conv_config(
 
 
 def main(argv=None) -> int:
-    ap = example_parser(__doc__, "runs/dvs_gesture")
-    ap.add_argument("--data", required=True, help="folder that holds DVSGesture/")
+    ap = dataset_parser(__doc__, "runs/dvs_gesture", batch_size=16)
     ap.add_argument("--size", type=int, default=32, help="pixels per side after down-sampling")
     ap.add_argument("--bins", type=int, default=20, help="time steps per sample")
     ap.add_argument("--channels", type=int, nargs=2, default=(8, 16), help="conv channels")
-    ap.add_argument("--K", type=int, default=4, help="gamma buckets per neuron")
-    ap.add_argument("--lr", type=float, default=0.005)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--max-train", type=int, default=None)
-    ap.add_argument("--max-test", type=int, default=None)
     args = ap.parse_args(argv)
 
     def run() -> int:
         from sg_lava.datasets import load_dvs_gesture
-        from sg_lava.pipeline import finish, train_and_deploy
-        from sg_lava.tasks import TaskData
-        from sg_lava.training import TrainConfig
 
         q = not args.quiet
-        x, y = load_dvs_gesture(args.data, True, args.bins, args.size, args.max_train, q)
-        xt, yt = load_dvs_gesture(args.data, False, args.bins, args.size, args.max_test, q)
-        readout = torch.arange(args.bins) >= args.bins // 2
-        train = TaskData(x, y, readout.expand(len(y), -1).clone(), 11)
-        test = TaskData(xt, yt, readout.expand(len(yt), -1).clone(), 11)
+        train = load_dvs_gesture(args.data, True, args.bins, args.size, args.max_train, q)
+        test = load_dvs_gesture(args.data, False, args.bins, args.size, args.max_test, q)
         config = conv_config(args.size, tuple(args.channels), 11, args.K, args.per_synapse)
-        cfg = TrainConfig(
-            mode=args.mode,
-            epochs=args.epochs or 10,
-            lr=args.lr,
-            batch_size=args.batch_size,
-            seed=args.seed,
-        )
-        dep = train_and_deploy(
-            "dvs_gesture",
-            config,
-            train,
-            test,
-            Path(args.out),
-            cfg,
-            verify_samples=2,
-            lava_samples=args.lava_samples,
-            progress=q,
-        )
-        return finish(dep, f"DVS Gesture on Lava ({args.size}x{args.size}, {args.bins} steps)")
+        title = f"DVS Gesture on Lava ({args.size}x{args.size}, {args.bins} steps)"
+        return deploy_dataset("dvs_gesture", title, args, config, train, test, 11, verify_samples=2)
 
     return run_example("dvs_gesture", run)
 

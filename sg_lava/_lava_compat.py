@@ -1,7 +1,7 @@
 """Make the archived Lava releases (lava-nc 0.10.0, lava-dl 0.6.0) importable here.
 
 Lava is archived upstream; its wheels say ``Python <3.11`` and nobody will cut a new
-release. Three things stand between those wheels and our machines. We fix them at import
+release. Four things stand between those wheels and our machines. We fix them at import
 time, by import hooks, never by editing installed files:
 
 1. **Python >= 3.11 rejects lava-nc's ``var_model.py``.** It uses a dataclass instance,
@@ -20,6 +20,11 @@ time, by import hooks, never by editing installed files:
    its submodules (``blocks``, ``utils``, ``hdf5``, ``modules``) are imported on first
    use, exactly as ``from lava.lib.dl.netx import hdf5`` would, but ``netx.blocks`` and
    ``netx.utils`` no longer drag torch in.
+4. **Lava's runtime demands to be first to touch multiprocessing.** Its
+   ``message_infrastructure/multiprocessing.py`` calls ``mp.set_start_method('fork')`` at
+   import, which raises "context has already been set" once any library (a data loader,
+   joblib, ...) has used multiprocessing. Lava needs ``fork`` and it is Linux's default, so
+   the call is made conditional: it only sets ``fork`` when the method is not ``fork``.
 
 :func:`install` is idempotent and is called by ``import sg_lava``; import ``sg_lava``
 (or this module) before anything imports Lava. Each fix is a no-op where not needed.
@@ -37,6 +42,7 @@ import types
 from collections.abc import Sequence
 
 VAR_MODEL = "lava.magma.compiler.var_model"
+MP_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
 OBJECT_DETECTION = "lava.lib.dl.slayer.object_detection"
 NETX = "lava.lib.dl.netx"
 _NETX_LAZY = {"hdf5": "hdf5", "blocks": "blocks", "utils": "utils", "modules": "sequential_modules"}
@@ -55,6 +61,22 @@ def rewrite_var_model(source: str) -> str:
     )
 
 
+def rewrite_start_method(source: str) -> str:
+    """Make Lava's unconditional ``mp.set_start_method('fork')`` tolerate a set context."""
+    return source.replace(
+        "mp.set_start_method('fork')",
+        "mp.get_start_method(allow_none=True) == 'fork' or mp.set_start_method('fork', force=True)",
+    )
+
+
+def _rewrites() -> dict:
+    """Module name -> source rewrite, for the fixes this interpreter needs."""
+    table = {MP_MODULE: rewrite_start_method}
+    if needs_dataclass_fix():
+        table[VAR_MODEL] = rewrite_var_model
+    return table
+
+
 def _has_module(name: str) -> bool:
     if name in sys.modules:
         return sys.modules[name] is not None
@@ -64,12 +86,12 @@ def _has_module(name: str) -> bool:
         return False
 
 
-class _VarModelLoader(importlib.machinery.SourceFileLoader):
-    """Source loader that compiles ``var_model.py`` with fix 1 applied."""
+class _RewritingLoader(importlib.machinery.SourceFileLoader):
+    """Source loader that compiles a module with its rewrite applied (fixes 1 and 4)."""
 
     def source_to_code(self, data, path, *, _optimize=-1):  # type: ignore[override]
         text = importlib.util.decode_source(data) if isinstance(data, bytes) else data
-        return compile(rewrite_var_model(text), path, "exec", dont_inherit=True)
+        return compile(_rewrites()[self.name](text), path, "exec", dont_inherit=True)
 
     def get_code(self, fullname):  # bypass the cached bytecode of the unfixed source
         path = self.get_filename(fullname)
@@ -119,12 +141,12 @@ class _LazyNetxLoader(importlib.abc.Loader):
 
 
 class LavaCompatFinder(importlib.abc.MetaPathFinder):
-    """Meta-path finder that hands out the three fixed loaders; defers everything else."""
+    """Meta-path finder that hands out the fixed loaders; defers everything else."""
 
     def find_spec(self, fullname: str, path: Sequence[str] | None, target=None):
-        if fullname not in (VAR_MODEL, OBJECT_DETECTION, NETX):
+        if fullname not in (VAR_MODEL, MP_MODULE, OBJECT_DETECTION, NETX):
             return None
-        if fullname == VAR_MODEL and not needs_dataclass_fix():
+        if fullname in (VAR_MODEL, MP_MODULE) and fullname not in _rewrites():
             return None
         if fullname == OBJECT_DETECTION:
             if _has_module("torchvision") and _has_module("cv2"):
@@ -135,8 +157,8 @@ class LavaCompatFinder(importlib.abc.MetaPathFinder):
         spec = self._real_spec(fullname, path)
         if spec is None or spec.origin is None:
             return None
-        if fullname == VAR_MODEL:
-            loader = _VarModelLoader(fullname, spec.origin)
+        if fullname in (VAR_MODEL, MP_MODULE):
+            loader = _RewritingLoader(fullname, spec.origin)
             return importlib.util.spec_from_file_location(fullname, spec.origin, loader=loader)
         lazy = importlib.machinery.ModuleSpec(fullname, None, origin=spec.origin, is_package=True)
         lazy.submodule_search_locations = spec.submodule_search_locations

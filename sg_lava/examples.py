@@ -66,6 +66,60 @@ def synthetic_main(task: str, title: str, doc: str, argv: Sequence[str] | None =
     return guarded(task, run)
 
 
+def dataset_parser(doc: str, default_out: str, batch_size: int) -> argparse.ArgumentParser:
+    """Options of the dataset examples: the example options plus data and training ones."""
+    ap = example_parser(doc, default_out)
+    ap.add_argument("--data", required=True, help="the folder that holds the dataset")
+    ap.add_argument("--K", type=int, default=8, help="gamma buckets per neuron")
+    ap.add_argument("--lr", type=float, default=0.005)
+    ap.add_argument("--batch-size", type=int, default=batch_size)
+    ap.add_argument("--max-train", type=int, default=None, help="use at most this many samples")
+    ap.add_argument("--max-test", type=int, default=None)
+    return ap
+
+
+def deploy_dataset(
+    name: str,
+    title: str,
+    args: argparse.Namespace,
+    config: dict,
+    train: tuple,
+    test: tuple,
+    n_classes: int,
+    verify_samples: int = 4,
+) -> int:
+    """Train on (x, y) pairs read out over the second half of each sample, then deploy."""
+    import torch
+
+    from sg_lava.pipeline import finish, train_and_deploy
+    from sg_lava.tasks import TaskData
+    from sg_lava.training import TrainConfig
+
+    def task(x, y) -> TaskData:
+        readout = torch.arange(x.shape[1]) >= x.shape[1] // 2  # the class is known by then
+        return TaskData(x, y, readout.expand(len(y), -1).clone(), n_classes)
+
+    cfg = TrainConfig(
+        mode=args.mode,
+        epochs=args.epochs or 10,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    dep = train_and_deploy(
+        name,
+        config,
+        task(*train),
+        task(*test),
+        Path(args.out),
+        cfg,
+        verify_samples=verify_samples,
+        lava_samples=args.lava_samples,
+        progress=not args.quiet,
+    )
+    return finish(dep, title)
+
+
 def run_example(name: str, func: Callable[[], int]) -> int:
     """Run an example body with the CLI's error handling."""
     return guarded(name, func)

@@ -51,6 +51,7 @@ def test_no_var_model_rewrite_on_python_310(monkeypatch):
 
 
 def test_finder_ignores_other_modules():
+    assert compat.MP_MODULE in compat._rewrites()
     finder = compat.LavaCompatFinder()
     for name in ("numpy", "lava.proc.lif.process", "lava.lib.dl.netx.blocks"):
         assert finder.find_spec(name, None) is None
@@ -103,3 +104,21 @@ def test_no_top_level_export_or_processes_module(fresh_python):
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines() == ["None None", "export processes"]
+
+
+def test_lava_imports_after_another_library_set_the_start_method(fresh_python):
+    code = (
+        "import multiprocessing as mp\n"
+        "mp.set_start_method('fork')\n"
+        "{compat}"
+        "import lava.magma.core.process.process\n"
+        "print('ok', mp.get_start_method())\n"
+    )
+    res = fresh_python(code.format(compat="import sg_lava\n"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok fork"
+
+
+def test_start_method_rewrite():
+    out = compat.rewrite_start_method("if x:\n    mp.set_start_method('fork')\n")
+    assert "allow_none=True) == 'fork' or mp.set_start_method('fork', force=True)" in out
