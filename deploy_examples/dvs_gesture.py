@@ -34,7 +34,7 @@ def conv_config(
         ],
         "K": K,
         "F": 0.5,
-        "theta0": 0.1,
+        "theta0": 1.0,
         "per_synapse": per_synapse,
         "timing": "lava",
     }

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
             n_classes,
             K=args.K,
             F=0.5,
-            theta0=0.1,
+            theta0=1.0,
             per_synapse=args.per_synapse,
             timing="lava",
         )

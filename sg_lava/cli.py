@@ -37,6 +37,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         per_synapse=args.per_synapse,
         timing=args.timing,
+        loss=args.loss,
         progress=not args.quiet,
     )
     print(f"task: {args.task} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="lava: one step of latency per synapse (default); zero: the equations",
     )
+    train.add_argument("--loss", choices=("ce", "mse"), default="ce", help="loss at every step")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
 

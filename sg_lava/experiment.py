@@ -44,6 +44,7 @@ def train_task(
     timing: str | None = None,
     n_train: int | None = None,
     n_test: int | None = None,
+    loss: str = "ce",
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
 ) -> TrainResult:
@@ -69,7 +70,7 @@ def train_task(
     config = dense_config(train_data.x.shape[-1], r["hidden"], train_data.n_classes, **neuron)
     net = GammaNetwork(config)
     cfg = TrainConfig(
-        mode=mode, seed=seed, **{**r["train"], **({"epochs": epochs} if epochs else {})}
+        mode=mode, seed=seed, loss=loss, **{**r["train"], **({"epochs": epochs} if epochs else {})}
     )
     start = time.perf_counter()
     history = train(net, train_data, cfg, progress=progress)

@@ -14,7 +14,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "delay": {
         "task": {"steps": 60, "delay": 12, "margin": 5, "max_delay": 30},
         "hidden": [32],
-        "network": {"K": 8, "F": 0.5, "theta0": 0.1, "timing": "lava"},
+        "network": {"K": 8, "F": 0.5, "theta0": 1.0, "timing": "lava"},
         "train": {"epochs": 20, "batch_size": 64, "lr": 0.01},
         "n_train": 2000,
         "n_test": 600,
@@ -22,7 +22,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "coincidence": {
         "task": {"steps": 60, "itds": [-6, -3, 0, 3, 6], "rate": 0.1},
         "hidden": [48],
-        "network": {"K": 8, "F": 0.5, "theta0": 0.1, "timing": "lava"},
+        "network": {"K": 8, "F": 0.5, "theta0": 1.0, "timing": "lava"},
         "train": {"epochs": 20, "batch_size": 64, "lr": 0.01},
         "n_train": 2000,
         "n_test": 600,

@@ -62,6 +62,16 @@ def test_one_bit_change_in_a_weight_is_caught_with_its_layer(delay_files, tmp_pa
 
 
 @pytest.mark.slow
+def test_float_backend_reports_agreement_with_the_float_model(delay_files):
+    model, net = delay_files
+    res = cli("sg-lava", "verify", str(model), str(net), "--samples", "2", "--backend", "float")
+    last = res.stdout.strip().splitlines()[-1]
+    m = re.fullmatch(r"verify: (\d+)/(\d+) spike events agree with float \((\d+\.\d\d)%\); .*", last)
+    assert m, last
+    assert float(m.group(3)) >= 95.0 and res.returncode == 0, res.stdout
+
+
+@pytest.mark.slow
 def test_run_writes_every_layer(delay_files, tmp_path):
     _, net = delay_files
     x = np.zeros((2, 40, 2))
