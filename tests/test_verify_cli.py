@@ -66,7 +66,9 @@ def test_float_backend_reports_agreement_with_the_float_model(delay_files):
     model, net = delay_files
     res = cli("sg-lava", "verify", str(model), str(net), "--samples", "2", "--backend", "float")
     last = res.stdout.strip().splitlines()[-1]
-    m = re.fullmatch(r"verify: (\d+)/(\d+) spike events agree with float \((\d+\.\d\d)%\); .*", last)
+    m = re.fullmatch(
+        r"verify: (\d+)/(\d+) spike events agree with float \((\d+\.\d\d)%\); .*", last
+    )
     assert m, last
     assert float(m.group(3)) >= 95.0 and res.returncode == 0, res.stdout
 
