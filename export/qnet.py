@@ -29,10 +29,6 @@ class FixedPointSpec:
     input_frac_bits: int = 0  # network input x is fed as round(x * 2**input_frac_bits)
     sum_bits: int = 32  # dense synaptic sums must fit (Lava's Dense sums in int32)
 
-    def is_loihi(self) -> bool:
-        """True when the widths are those Lava's fixed-point synapses and Loihi 2 accept."""
-        return (self.state_bits, self.decay_bits, self.weight_bits) == (24, 12, 8)
-
     def as_dict(self) -> dict[str, int]:
         return {k: int(getattr(self, k)) for k in self.__dataclass_fields__}
 
@@ -89,10 +85,6 @@ class QuantizedNetwork:
     spec: FixedPointSpec = field(default_factory=FixedPointSpec)
     timing: str = "lava"
     meta: dict = field(default_factory=dict)  # provenance, free-form strings
-
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        return self.layers[-1].shape
 
     @property
     def latency(self) -> int:

@@ -262,10 +262,6 @@ class LavaNetwork:
             yield outs
         self.source.wait()
 
-    def saturation_count(self) -> int:
-        """Values the neurons saturated so far (fixed backend)."""
-        return int(sum(int(lay.neuron.sat_count.get()[0]) for lay in self.layers))
-
     def close(self) -> None:
         """Stop the Lava runtime (idempotent)."""
         if self._running:

@@ -264,8 +264,3 @@ def _quantize(
         )
     qnet = QuantizedNetwork(tuple(net.input_shape), layers, spec, net.timing)
     return qnet, reports
-
-
-def dequantize_output(qnet: QuantizedNetwork, out_int: Tensor) -> Tensor:
-    """Integer readout back to float units."""
-    return out_int.double() / 2.0 ** qnet.layers[-1].frac_bits

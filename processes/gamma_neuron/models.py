@@ -1,7 +1,8 @@
 """ProcessModels of ``GammaNeuron`` for Lava's CPU backend.
 
-``fixed_pt`` implements ``docs/fixed_point.md`` bit for bit, in numpy int64 on Lava's
-WHC layout — written from that document, independently of the PyTorch reference.
+``fixed_pt`` implements ``docs/fixed_point.md`` bit for bit, in int64 on Lava's WHC
+layout, through the numba kernel of :mod:`.kernel` — written from that document,
+independently of the PyTorch reference.
 ``floating_pt`` runs MODEL.md's float equations on the same Vars read as real numbers
 (decays as ``decay / 2**decay_bits`` and so on), without rounding or saturation.
 """
@@ -16,11 +17,14 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
+from sg_lava.processes.gamma_neuron.kernel import gamma_step
 from sg_lava.processes.gamma_neuron.process import GammaNeuron
 
 
 class _GammaModelBase(PyLoihiProcessModel):
     """Shared plumbing: parameter access and the per-synapse drive layout."""
+
+    _cache: dict | None = None
 
     def _scalar(self, name: str) -> int:
         return int(getattr(self, name)[0])
@@ -76,65 +80,60 @@ class PyGammaNeuronModelFixed(_GammaModelBase):
     mf_bits: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
     reset_interval: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=32)
 
-    def _limit(self, x: np.ndarray) -> np.ndarray:
-        """Saturate to the signed state range, counting every value that changes."""
-        top = (1 << (self._scalar("state_bits") - 1)) - 1
-        if x.size == 0 or (x.max() <= top and x.min() >= -top - 1):
-            return x  # the common case: nothing to limit, no copies
-        limited = np.clip(x, -top - 1, top)
-        self.sat_count[0] += int(np.count_nonzero(limited != x))
-        return limited
+    def _constants(self) -> dict:
+        """Parameters in the dtypes and shapes the kernel takes, read once, at the first step.
 
-    def _fraction(self, x: np.ndarray, d) -> np.ndarray:
-        """Multiply by ``d / 2**decay_bits``, rounding toward zero.
-
-        ``(p + (2**bits - 1 if p < 0 else 0)) >> bits`` is ``sign(p) * (|p| >> bits)``
-        in four cheap integer operations (``p >> 63`` is -1 for negative ``p``).
+        A compiled Lava network keeps its parameters (as netx's synapses keep their
+        weights); to change them, build a new network.
         """
-        bits = self._scalar("decay_bits")
-        p = x * d
-        p += (p >> 63) & ((1 << bits) - 1)
-        p >>= bits
-        return p
-
-    @staticmethod
-    def _shift(x: np.ndarray, e: int) -> np.ndarray:
-        return np.left_shift(x, e) if e >= 0 else np.right_shift(x, -e)
+        if self._cache is None:
+            top = (1 << (self._scalar("state_bits") - 1)) - 1
+            self._cache = {
+                "decay": self.decay.astype(np.int64).reshape(-1),
+                "v": self.bucket_weight.astype(np.int64).reshape(self.decay.shape[0], -1),
+                "bias": self.bias.astype(np.int64).reshape(-1),
+                "channels": int(self.bias.shape[-1]),
+                "per_synapse": bool(self._scalar("per_synapse")),
+                "is_output": bool(self._scalar("is_output")),
+                "scalars": tuple(
+                    self._scalar(k)
+                    for k in (
+                        "drive_exp",
+                        "bucket_weight_exp",
+                        "theta0",
+                        "mf",
+                        "mf_bits",
+                        "decay_out",
+                        "decay_bits",
+                    )
+                )
+                + (-top - 1, top),
+            }
+        return self._cache
 
     def run_spk(self) -> None:
-        a = self.a_in.recv().astype(np.int64)
-        if self._new_sample():
-            a[:] = 0
-        drive = self._limit(self._shift(self._drives(a), self._scalar("drive_exp")))
-        one = 1 << self._scalar("decay_bits")
-        d = self._per_bucket(self.decay)
-        old = self.buckets
-        decayed = self._fraction(old, d)
-        if self._scalar("per_synapse"):
-            inflow = np.zeros_like(old)
-            inflow[:-1] = self._fraction(old[1:], one - d[1:])
-            new = self._limit(decayed + inflow + drive)
-            x = self._limit(new[0] + self.bias)
-        else:
-            inflow = np.empty_like(old)
-            inflow[0] = drive
-            inflow[1:] = self._fraction(old[:-1], one - d[1:])
-            new = self._limit(decayed + inflow)
-            weighted = (new * self._per_bucket(self.bucket_weight)).sum(axis=0)
-            x = self._limit(self._shift(weighted, -self._scalar("bucket_weight_exp")) + self.bias)
-        self.buckets[:] = new
-        if self._scalar("is_output"):
-            self.s_out.send(x)
-            return
-        y = np.maximum(x, 0)
-        theta = self._limit(
-            self._scalar("theta0") + ((self._scalar("mf") * self.y_prev) >> self._scalar("mf_bits"))
+        c = self._constants()
+        a = self.a_in.recv()
+        new_sample = self._new_sample()
+        K = self.buckets.shape[0]
+        out = np.empty(self.estimate.size, dtype=np.int64)
+        gamma_step(
+            np.ascontiguousarray(a).reshape(-1),
+            self.buckets.reshape(K, -1),
+            self.estimate.reshape(-1),
+            self.y_prev.reshape(-1),
+            out,
+            self.sat_count,
+            c["decay"],
+            c["v"],
+            c["bias"],
+            c["channels"],
+            c["per_synapse"],
+            c["is_output"],
+            new_sample,
+            *c["scalars"],
         )
-        p = self._fraction(self.estimate, self._scalar("decay_out"))
-        spikes = np.where(2 * (y - p) > theta, theta, 0)
-        self.estimate[:] = self._limit(p + spikes)
-        self.y_prev[:] = y
-        self.s_out.send(spikes)
+        self.s_out.send(out.reshape(self.estimate.shape))
 
 
 @implements(proc=GammaNeuron, protocol=LoihiProtocol)
