@@ -123,3 +123,25 @@ def test_sg_lava_train_delay_reaches_95_percent_online(tmp_path):
     assert abs(acc - fixed) <= 0.02
     payload = torch.load(out, weights_only=True)
     assert payload["train"]["mode"] == "online" and payload["task"]["name"] == "delay"
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    """The main job (make demo), shortened: every file, the report, the verify line last."""
+    out = tmp_path / "demo"
+    res = cli(
+        "sg-lava", "demo", "--out", str(out), "--epochs", "1", "--lava-samples", "5", "--quiet"
+    )
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.startswith("verify: ") and "(100.00%); first divergence: none" in last
+    report = (out / "report.md").read_text()
+    for needle in (
+        "float model (PyTorch)",
+        "fixed-point reference",
+        "Lava, Loihi2SimCfg fixed_pt (5 samples)",
+        "Spikes per neuron per step",
+        "`net.h5`",
+    ):
+        assert needle in report
+    assert (out / "raster.png").stat().st_size > 10_000
