@@ -65,6 +65,7 @@ class VerifyResult:
     backend: str = "fixed"
     parameter_mismatches: list[str] = field(default_factory=list)
     min_agreement: float = 0.95  # float backend: the share of agreeing events that passes
+    output_scale: float = 1.0  # multiplies the output readout into real units (plots)
 
     @property
     def identical(self) -> int:
@@ -219,7 +220,15 @@ def verify(
     reference = [s.numpy() for s in spikes] + [out.numpy()]
     lava = run_samples(qfile, x_int, backend)
     layers, first = compare(qfile, reference, lava)
-    return VerifyResult(layers, first, reference, lava, backend, parameter_mismatches(qref, qfile))
+    return VerifyResult(
+        layers,
+        first,
+        reference,
+        lava,
+        backend,
+        parameter_mismatches(qref, qfile),
+        output_scale=2.0 ** -qfile.layers[-1].frac_bits,
+    )
 
 
 def _verify_float(net: GammaNetwork, qfile: QuantizedNetwork, x: torch.Tensor) -> VerifyResult:
@@ -262,9 +271,15 @@ def plot_rasters(res: VerifyResult, path: str | Path, sample: int = 0) -> None:
             )
         else:
             for j in range(ref.shape[1]):
-                (line,) = ax.plot(ref[:, j], lw=1.2, label=f"reference {j}")
-                ax.plot(got[:, j], ls="--", lw=1.0, color=line.get_color(), label=f"Lava {j}")
-            ax.set_ylabel("readout")
+                (line,) = ax.plot(ref[:, j] * res.output_scale, lw=1.2, label=f"reference {j}")
+                ax.plot(
+                    got[:, j] * res.output_scale,
+                    ls="--",
+                    lw=1.0,
+                    color=line.get_color(),
+                    label=f"Lava {j}",
+                )
+            ax.set_ylabel("readout x")
             ax.set_title("output layer readout (solid: reference, dashed: Lava)", fontsize=9)
         ax.set_xlim(-0.5, ref.shape[0] - 0.5)
         ax.legend(loc="upper right", fontsize=7, ncol=3)

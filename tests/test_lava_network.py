@@ -74,12 +74,20 @@ def test_loihi2_backend_says_what_is_missing():
         LavaNetwork(q, np.zeros((1, 10, 4)), backend="loihi2")
 
 
-def test_float_backend_tracks_the_float_equations():
+@pytest.mark.parametrize(
+    "case", ["dense-K3", "dense-K3-synapse", "conv-K3-pool", "conv-K8-synapse"]
+)
+def test_float_backend_tracks_the_float_equations(case):
     """floating_pt with the file's integer parameters read as reals, against the integer
-    reference with wide states: same equations, so the readouts agree closely."""
-    net = dense_net([4, 8, 3], K=3)
-    x = events((4,), 50, batch=1, seed=2).long()
-    q, _ = quantize_network(net)
+    reference: the same equations without rounding, so the readouts agree closely."""
+    builders = {
+        "dense-K3": lambda: dense_net([4, 8, 3], K=3),
+        "dense-K3-synapse": lambda: dense_net([4, 8, 3], K=3, per_synapse=True),
+        **{k: CASES[k] for k in ("conv-K3-pool", "conv-K8-synapse")},
+    }
+    net = builders[case]()
+    x = events(net.input_shape, 50, batch=1, seed=2).long()
+    q, _ = quantize_network(net, calibration=x.float())
     out_fixed, _ = reference(q, x)
     out_float = run_samples(q, x.numpy().astype(float), backend="float")
     rel = np.abs(out_float[-1] - out_fixed[-1]).max() / np.abs(out_fixed[-1]).max()
