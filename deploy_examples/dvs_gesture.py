@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import sys
 
-from sg_lava.examples import dataset_parser, deploy_dataset, run_example
+from sg_lava.cli import guarded
+from sg_lava.examples import dataset_parser, deploy_dataset
 
 
 def conv_config(
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
         title = f"DVS Gesture on Lava ({args.size}x{args.size}, {args.bins} steps)"
         return deploy_dataset("dvs_gesture", title, args, config, train, test, 11, verify_samples=2)
 
-    return run_example("dvs_gesture", run)
+    return guarded("dvs_gesture", run)
 
 
 if __name__ == "__main__":

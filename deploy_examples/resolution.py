@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sg_lava.examples import example_parser, run_example
+from sg_lava.cli import guarded
+from sg_lava.examples import example_parser
 
 
 def main(argv=None) -> int:
@@ -65,7 +66,7 @@ def main(argv=None) -> int:
         print(res.summary_line())
         return 0 if res.ok else 1
 
-    return run_example("resolution", run)
+    return guarded("resolution", run)
 
 
 if __name__ == "__main__":

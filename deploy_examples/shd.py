@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from sg_lava.examples import dataset_parser, deploy_dataset, run_example
+from sg_lava.cli import guarded
+from sg_lava.examples import dataset_parser, deploy_dataset
 
 
 def main(argv=None) -> int:
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
         title = f"{args.dataset.upper()} on Lava ({args.bins} time steps)"
         return deploy_dataset(args.dataset, title, args, config, train, test, n_classes)
 
-    return run_example("shd", run)
+    return guarded("shd", run)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ same options and the same one-line error handling.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sg_lava.cli import guarded
@@ -118,8 +118,3 @@ def deploy_dataset(
         progress=not args.quiet,
     )
     return finish(dep, title)
-
-
-def run_example(name: str, func: Callable[[], int]) -> int:
-    """Run an example body with the CLI's error handling."""
-    return guarded(name, func)

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from sg_lava.model_io import save_model
 from sg_lava.network import GammaNetwork
 from sg_lava.quantize import quantize_network
@@ -46,17 +44,10 @@ def train_task(
     n_test: int | None = None,
     loss: str = "ce",
     progress: bool = True,
-    overrides: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train the recipe of ``task`` and (if ``out``) save ``model.pt``."""
     r = recipe(task)
-    for key, value in (overrides or {}).items():
-        if isinstance(r.get(key), dict):
-            r[key].update(value)
-        else:
-            r[key] = value
     seed_everything(seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     params = {**r["task"], "resolution": resolution}
     n_train = n_train or r["n_train"]
     n_test = n_test or r["n_test"]
