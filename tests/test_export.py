@@ -67,7 +67,7 @@ def test_standard_groups_read_back_through_netx_netdict(tmp_path):
     assert np.array_equal(folded["stride"], [2, 2]) and folded["weight"].shape == (3, 4, 6, 6)
     dense = layers[4]
     assert np.array_equal(dense["weight"], q.layers[2].weight)
-    assert np.array_equal(dense["bias"], q.layers[2].bias)
+    assert np.array_equal(dense["bias"], q.layers[2].neuron.bias)
     assert dense["neuron"]["type"] == "GAMMA"
     assert int(dense["neuron"].f["K"][()]) == 3
 
@@ -91,7 +91,7 @@ def good_file(tmp_path):
     [
         ("layer/1/weight", np.ones((6, 4), np.float32), "even integers"),
         ("layer/1/weight", np.zeros((5, 4), np.float32), "weight shape"),
-        ("layer/1/neuron/decay", np.array([0, 5, 9]), "decays must lie"),
+        ("layer/1/neuron/decay", np.array([0, 5, 9]), "decay must lie in \\[1, 4095\\]"),
         ("layer/1/neuron/decay_out", np.int64(7), "decay_out"),
         ("layer/2/neuron/bucket_weight", np.zeros((2, 3)), "bucket_weight must have shape"),
         ("layer/1/bias", np.full(6, 0.5, np.float32), "must hold integers"),
