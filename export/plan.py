@@ -510,8 +510,9 @@ def format_plan(plan: NetworkPlan) -> str:
     verdict = "fits" if plan.placeable else "does NOT fit"
     lines.append(
         f"placement: {plan.cores} neuro cores, {plan.chips} chip(s) "
-        f"(limits: {int(LOIHI2.neurons_per_core.value)} neurons and "
-        f"{int(LOIHI2.core_memory_bytes.value)} bytes per core, "
+        f"(limits per core: {limit_text('neurons_per_core').split(' per')[0]}, "
+        f"{limit_text('synapse_words_per_core').split(' per')[0]}, "
+        f"{limit_text('core_memory_bytes').split(' per')[0]}; "
         f"{int(LOIHI2.neuro_cores_per_chip.value)} cores per chip) - {verdict}"
     )
     lines += [f"warning: {w}" for w in plan.warnings]

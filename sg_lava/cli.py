@@ -65,6 +65,64 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_inputs(args: argparse.Namespace, qnet) -> np.ndarray | None:
+    """The inputs ``sg-lava plan`` measures activity on, or None (resources only)."""
+    n = args.samples
+    if n < 1:
+        raise UserError("--samples must be at least 1")
+    if args.inputs:
+        from sg_lava.processes.network import load_input_array
+
+        return load_input_array(args.inputs, qnet.input_shape)[:n]
+    if args.data:
+        from sg_lava.userdata import load_npz_split
+
+        return load_npz_split(args.data, "test", qnet.input_shape)[0][:n]
+    if args.task is None:
+        return None
+    return _task_inputs(args.task or qnet.meta.get("task", ""), n, args.seed, qnet)
+
+
+def _task_inputs(name: str, n: int, seed: int, qnet) -> np.ndarray:
+    """Held-out inputs of a built-in task (the seeds ``verify`` uses), padded for the lag."""
+    from sg_lava.tasks import make_task
+
+    if not name:
+        raise UserError("this file records no task: give --task NAME, --inputs or --data")
+    try:
+        data = make_task(name, n, seed=2 * seed + 2)
+    except KeyError as err:
+        raise UserError(str(err.args[0])) from None
+    x = data.x.numpy()
+    pad = np.zeros((x.shape[0], qnet.latency, *x.shape[2:]), dtype=x.dtype)
+    return np.concatenate([x, pad], axis=1)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from sg_lava.export import hdf5
+    from sg_lava.export.plan import format_plan, plan_network
+
+    qnet = hdf5.read(args.net)
+    plan = plan_network(qnet)
+    x = _plan_inputs(args, qnet)
+    act = None
+    if x is not None:
+        from sg_lava.activity import measure_activity
+
+        act = measure_activity(qnet, x, plan)
+        plan.activity = act.as_dict()
+    if args.json:
+        print(plan.to_json())
+        return 0
+    print(format_plan(plan))
+    if act is not None:
+        from sg_lava.activity import format_activity
+
+        print()
+        print(format_activity(act))
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sg_lava.processes.network import run_file
 
@@ -162,6 +220,25 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="summarise a network file")
     inspect.add_argument("net", help="network file (net.h5)")
     inspect.set_defaults(func=_cmd_inspect)
+
+    plan = sub.add_parser(
+        "plan", help="Loihi 2 resources, cores and chips of net.h5; activity on inputs"
+    )
+    plan.add_argument("net", help="network file (net.h5)")
+    source = plan.add_mutually_exclusive_group()
+    source.add_argument("--inputs", default=None, help=".npy of (batch, T, *input_shape)")
+    source.add_argument(
+        "--task",
+        nargs="?",
+        const="",
+        default=None,
+        help="held-out inputs of a built-in task (default: the task the file records)",
+    )
+    source.add_argument("--data", default=None, help="folder with test.npz (arrays x and y)")
+    plan.add_argument("--samples", type=int, default=32, help="samples to measure (default 32)")
+    plan.add_argument("--seed", type=int, default=0, help="seed the task was trained with")
+    plan.add_argument("--json", action="store_true", help="print one JSON object")
+    plan.set_defaults(func=_cmd_plan)
 
     run = sub.add_parser("run", help="run net.h5 on Lava's CPU backend")
     run.add_argument("net", help="network file (net.h5)")

@@ -16,6 +16,7 @@ import torch
 from sg_lava import __version__
 from sg_lava.errors import UserError
 from sg_lava.export import hdf5
+from sg_lava.export.plan import core_summary
 from sg_lava.export.qnet import QuantizedNetwork
 from sg_lava.files import file_sha256
 from sg_lava.fixed import FixedNetwork, Saturation
@@ -133,6 +134,7 @@ def describe(qnet: QuantizedNetwork) -> str:
     total_n = sum(L.n_neurons for L in qnet.layers)
     total_s = sum(L.n_synapses for L in qnet.layers)
     lines.append(f"total: {len(qnet.layers)} layers, {total_n} neurons, {total_s} synaptic weights")
+    lines.append(core_summary(qnet))
     for key in ("source", "source_sha256", "sg_lava_version", "task"):
         if qnet.meta.get(key):
             lines.append(f"{key}: {qnet.meta[key]}")
