@@ -203,7 +203,7 @@ def format_activity(act: Activity) -> str:
         )
         silent = "" if a.silent_share is None else f"{100 * a.silent_share:5.1f}%"
         lines.append(
-            f"{a.index:>5}  {a.input_events_per_step:14.1f}  {a.synops_per_step:11.1f}  "
+            f"{a.index:>5}  {a.input_events_per_step:14.3f}  {a.synops_per_step:11.3f}  "
             f"{a.synops_per_inference:16.0f}  {a.dense_ops_per_inference:19d}  "
             f"{rate:>18}  {silent:>6}"
         )

@@ -271,3 +271,18 @@ def test_userdata_missing_file(tmp_path):
         load_npz_split(tmp_path, "test")
     with pytest.raises(UserError, match="data folder not found"):
         load_npz_split(tmp_path / "nowhere", "test")
+
+
+def test_cli_inputs_file_and_cited_limits(tmp_path, capsys):
+    path = _write(tmp_path)
+    x = np.zeros((2, 6, 2))
+    x[0, 1] = 1.0  # two events (both channels at step 1), then one more
+    x[1, 4, 1] = 1.0
+    np.save(tmp_path / "x.npy", x)
+    assert cli.main(["plan", str(path), "--inputs", str(tmp_path / "x.npy"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    # 3 events over 2 samples, each reaching the 8 hidden neurons: 24 / 2 per inference
+    assert d["activity"]["layers"][0]["synops_per_inference"] == 12
+    assert d["activity"]["layers"][0]["dense_ops_per_inference"] == 16 * 6  # 2 x 8 x 6 steps
+    assert all(v["source"] and v["value"] > 0 for v in d["limits"].values())
+    assert all(v["source"] for v in d["activity"]["op_costs"].values())
