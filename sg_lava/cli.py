@@ -56,6 +56,32 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from sg_lava.export import hdf5
+    from sg_lava.export.plan import format_plan, plan_network
+
+    qnet = hdf5.read(args.net)
+    plan = plan_network(qnet)
+    act = None
+    if args.inputs or args.data or args.task is not None:
+        from sg_lava.activity import activity_inputs, measure_activity
+
+        x = activity_inputs(qnet, args.samples, args.inputs, args.data, args.task, args.seed)
+
+        act = measure_activity(qnet, x, plan)
+        plan.activity = act.as_dict()
+    if args.json:
+        print(plan.to_json())
+        return 0
+    print(format_plan(plan))
+    if act is not None:
+        from sg_lava.activity import format_activity
+
+        print()
+        print(format_activity(act))
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     """Torch-free: the file, the inputs and Lava."""
     from sg_lava.export import hdf5
@@ -147,6 +173,27 @@ def _add_train(sub) -> None:
     train.set_defaults(func=_cmd_train)
 
 
+def _add_plan(sub) -> None:
+    plan = sub.add_parser(
+        "plan", help="Loihi 2 resources, cores and chips of net.h5; activity on inputs"
+    )
+    plan.add_argument("net", help="network file (net.h5)")
+    source = plan.add_mutually_exclusive_group()
+    source.add_argument("--inputs", default=None, help=".npy of (batch, T, *input_shape)")
+    source.add_argument(
+        "--task",
+        nargs="?",
+        const="",
+        default=None,
+        help="held-out inputs of a built-in task (default: the task the file records)",
+    )
+    source.add_argument("--data", default=None, help="folder with test.npz (arrays x and y)")
+    plan.add_argument("--samples", type=int, default=32, help="samples to measure (default 32)")
+    plan.add_argument("--seed", type=int, default=0, help="seed the task was trained with")
+    plan.add_argument("--json", action="store_true", help="print one JSON object")
+    plan.set_defaults(func=_cmd_plan)
+
+
 def _add_lava_commands(sub) -> None:
     run = sub.add_parser("run", help="run net.h5 on Lava's CPU backend")
     run.add_argument("net", help="network file (net.h5)")
@@ -193,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="summarise a network file")
     inspect.add_argument("net", help="network file (net.h5)")
     inspect.set_defaults(func=_cmd_inspect)
+    _add_plan(sub)
     _add_lava_commands(sub)
     _add_demo(sub)
     return parser

@@ -8,6 +8,7 @@ file (:class:`~sg_lava.errors.UserError`). ``docs/data.md`` documents the format
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,18 @@ def second_half_mask(n: int, T: int) -> torch.Tensor:
     return (torch.arange(T) >= T // 2).expand(n, T).clone()
 
 
-def load_split(folder: str | Path, split: str, n_classes: int | None = None) -> TaskData:
-    """``DIR/<split>.npz`` as a :class:`TaskData`; ``n_classes`` defaults to max(y) + 1."""
+def load_split(
+    folder: str | Path,
+    split: str,
+    n_classes: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> TaskData:
+    """``DIR/<split>.npz`` as a :class:`TaskData`; ``n_classes`` defaults to max(y) + 1.
+
+    With ``input_shape``, samples of another shape are refused (they do not fit the network).
+    """
+    if not Path(folder).is_dir():
+        raise UserError(f"data folder not found: {folder}")
     path = Path(folder) / f"{split}.npz"
     if not path.is_file():
         raise UserError(f"{path}: not found (expected arrays x and y)")
@@ -33,9 +44,12 @@ def load_split(folder: str | Path, split: str, n_classes: int | None = None) -> 
             if missing:
                 raise UserError(f"{path}: missing array {missing[0]!r} (has {sorted(f.files)})")
             x, y = f["x"], f["y"]
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise UserError(f"{path}: not a readable .npz file ({str(err)[:80]})") from None
     _check(path, x, y, n_classes)
+    if input_shape is not None and tuple(x.shape[2:]) != tuple(input_shape):
+        want = ", ".join(str(n) for n in input_shape)
+        raise UserError(f"{path}: x has shape {x.shape}; the network expects (n, T, {want})")
     classes = int(n_classes if n_classes is not None else y.max() + 1)
     xt = torch.as_tensor(x.astype(np.float32))
     return TaskData(
