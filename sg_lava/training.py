@@ -52,6 +52,8 @@ class TrainConfig:
     lr: float = 1e-2
     loss: str = "ce"
     seed: int = 0
+    credit: str = "traces"  # online: step, alpha or traces (sg_lava.credit)
+    trace_budget_mb: float = 512.0  # a layer boundary whose traces need more falls back
 
 
 def train_batch_online(
@@ -85,6 +87,19 @@ def train_batch_bptt(
     return float(lt.detach())
 
 
+def online_step(cfg: TrainConfig) -> Callable[..., float]:
+    """The online batch trainer for ``cfg.credit`` (forward-mode traces unless ``step``)."""
+    from functools import partial
+
+    from sg_lava.credit import CREDITS, train_batch_traced
+
+    if cfg.credit not in CREDITS:
+        raise ValueError(f"credit must be one of {CREDITS}")
+    if cfg.credit == "step":
+        return train_batch_online
+    return partial(train_batch_traced, credit=cfg.credit, budget_mb=cfg.trace_budget_mb)
+
+
 def train(
     net: GammaNetwork,
     data: TaskData,
@@ -97,7 +112,7 @@ def train(
         raise ValueError(f"mode must be one of {MODES}")
     if cfg.loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}")
-    step = train_batch_online if cfg.mode == "online" else train_batch_bptt
+    step = online_step(cfg) if cfg.mode == "online" else train_batch_bptt
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     n_batches = -(-len(data) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * n_batches)
