@@ -39,6 +39,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         timing=args.timing,
         loss=args.loss,
         progress=not args.quiet,
+        credit=args.credit,
     )
     print(f"task: {args.task} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
     print(f"model: {args.out}")
@@ -153,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="lava: one step of latency per synapse (default); zero: the equations",
     )
     train.add_argument("--loss", choices=("ce", "mse"), default="ce", help="loss at every step")
+    train.add_argument(
+        "--credit",
+        choices=("step", "alpha", "traces"),
+        default=None,
+        help="online credit: step (current step only), alpha (+ exact alpha traces), "
+        "traces (+ exact credit across one layer boundary; default)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
 

@@ -44,6 +44,7 @@ def train_task(
     n_test: int | None = None,
     loss: str = "ce",
     progress: bool = True,
+    credit: str | None = None,
 ) -> TrainResult:
     """Train the recipe of ``task`` and (if ``out``) save ``model.pt``."""
     r = recipe(task)
@@ -60,9 +61,10 @@ def train_task(
         neuron["F"] = neuron["F"] / resolution
     config = dense_config(train_data.x.shape[-1], r["hidden"], train_data.n_classes, **neuron)
     net = GammaNetwork(config)
-    cfg = TrainConfig(
-        mode=mode, seed=seed, loss=loss, **{**r["train"], **({"epochs": epochs} if epochs else {})}
-    )
+    train_params = {**r["train"], **({"epochs": epochs} if epochs else {})}
+    if credit:
+        train_params["credit"] = credit
+    cfg = TrainConfig(mode=mode, seed=seed, loss=loss, **train_params)
     start = time.perf_counter()
     history = train(net, train_data, cfg, progress=progress)
     seconds = time.perf_counter() - start
@@ -77,6 +79,7 @@ def train_task(
             "seed": seed,
             "lr": cfg.lr,
             "batch_size": cfg.batch_size,
+            "credit": cfg.credit if mode == "online" else None,
             "seconds": seconds,
             "float_accuracy": acc,
             "fixed_accuracy": acc_fixed,
