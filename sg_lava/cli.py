@@ -66,9 +66,28 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def timing_note(net_path: str) -> str | None:
+    """A warning when ``net.h5`` was trained in ``zero`` timing: Lava runs ``lava`` timing."""
+    from sg_lava.export import hdf5
+
+    if hdf5.read(net_path).timing != "zero":
+        return None
+    return (
+        f"note: {net_path} was trained in 'zero' timing; Lava always runs its own schedule "
+        "('lava': one step per synapse), so accuracy may differ (docs/schedule_mismatch.md)"
+    )
+
+
+def _warn_timing(net_path: str) -> None:
+    note = timing_note(net_path)
+    if note:
+        print(note, file=sys.stderr)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sg_lava.processes.network import run_file
 
+    _warn_timing(args.net)
     arrays = run_file(args.net, args.input, args.out, args.backend)
     out = arrays["output"]
     print(
@@ -85,6 +104,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from sg_lava.verify import plot_rasters, verify
 
+    _warn_timing(args.net)
     res = verify(
         args.model,
         args.net,

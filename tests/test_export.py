@@ -201,3 +201,13 @@ def test_reader_does_not_import_torch(good_file):
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.stdout.strip() == "2 False", res.stderr
+
+
+def test_cli_notes_a_file_trained_in_zero_timing(tmp_path):
+    from sg_lava.cli import timing_note
+
+    for timing in ("zero", "lava"):
+        q, _ = quantize_network(dense_net([4, 6, 3], timing=timing))
+        hdf5.write(q, tmp_path / f"{timing}.h5")
+    assert "trained in 'zero' timing" in timing_note(str(tmp_path / "zero.h5"))
+    assert timing_note(str(tmp_path / "lava.h5")) is None
