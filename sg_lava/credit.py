@@ -37,8 +37,8 @@ class LayerTraces:
     """Forward-mode traces of one gamma layer's presynaptic buckets."""
 
     alpha: Tensor  # dB/d alpha of this layer: (batch, K, K, *in_shape)
-    cross: dict[str, Tensor] | None = None  # dB/d theta of the layer below: (batch, K, ...)
-    pending: dict[str, Tensor] | None = None  # Lava timing: the drives of the previous step
+    cross: Tensor | None = None  # dB/d theta of the layer below: (batch, K, H, N)
+    pending: Tensor | None = None  # Lava timing: the drive of the previous step (batch, H, N)
 
 
 def traced_boundaries(
@@ -83,22 +83,16 @@ def initial_traces(
         cross = pending = None
         if plan[g]:
             low = gammas[g - 1]
-            H, M, Kl = low.out_features, low.in_features, low.K
-            shapes = {"weight": (H, M), "bias": (H,), "bucket_weight": (Kl, H), "alpha": (Kl, H)}
-            cross = {k: torch.zeros(batch, module.K, *s, dtype=dtype) for k, s in shapes.items()}
-            pending = {k: torch.zeros(batch, *s, dtype=dtype) for k, s in shapes.items()}
+            n = low.in_features + 1 + 2 * low.K
+            cross = torch.zeros(batch, module.K, low.out_features, n, dtype=dtype)
+            pending = torch.zeros(batch, low.out_features, n, dtype=dtype)
         out.append(LayerTraces(alpha, cross, pending))
     return out
 
 
-def lower_params(layer: GammaDense) -> dict[str, Tensor]:
+def lower_params(layer: GammaDense) -> Tensor:
     """The parameters a cross trace is taken with respect to (alpha, not its logit)."""
-    return {
-        "weight": layer.weight,
-        "bias": layer.bias,
-        "bucket_weight": layer.bucket_weight,
-        "alpha": layer.alpha,
-    }
+    return traces.stacked_params(layer.weight, layer.bias, layer.bucket_weight, layer.alpha)
 
 
 def detached_readout(layer: GammaDense, buckets: Tensor) -> Tensor:
@@ -123,7 +117,7 @@ def traced_step(
     timing = timing or net.timing
     gammas = net.gamma_layers
     new_states, new_traces, spikes = [], [], []
-    drives: dict[str, Tensor] | None = None
+    drives: Tensor | None = None
     g = 0
     for module in net.layers:
         if not isinstance(module, GammaLayer):
@@ -140,7 +134,7 @@ def traced_step(
         e = traces.alpha_trace_step(tr.alpha, st.buckets, a)
         deep, cross = value, None
         if plan[g]:
-            cross = {k: dynamics.bucket_step(tr.cross[k], drives[k], a) for k in tr.cross}
+            cross = dynamics.bucket_step(tr.cross, drives, a)
             deep = value + traces.cross_term(lower_params(gammas[g - 1]), cross)
         buckets = deep + traces.alpha_term(alpha, e)
         x = module.presynaptic_readout(buckets)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sg_lava.exporter import quantize_for_export
 from sg_lava.model_io import save_model
 from sg_lava.network import GammaNetwork
-from sg_lava.quantize import quantize_network
 from sg_lava.recipes import dense_config, recipe
 from sg_lava.tasks import TaskData, make_task
 from sg_lava.training import TrainConfig, fixed_accuracy, float_accuracy, seed_everything, train
@@ -69,9 +69,9 @@ def train_task(
     history = train(net, train_data, cfg, progress=progress)
     seconds = time.perf_counter() - start
     acc = float_accuracy(net, test_data)
-    qnet, _ = quantize_network(net)
-    acc_fixed = fixed_accuracy(qnet, test_data)
     task_info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
+    qnet = quantize_for_export(net, {"task": task_info}).qnet  # what sg-export writes
+    acc_fixed = fixed_accuracy(qnet, test_data)
     if out is not None:
         train_info = {
             "mode": mode,

@@ -89,44 +89,49 @@ def alpha_term(alpha: Tensor, trace: Tensor) -> Tensor:
 
 def dense_drives(
     x: Tensor, buckets: Tensor, alpha_trace: Tensor, weight: Tensor, bucket_weight: Tensor
-) -> dict[str, Tensor]:
-    """``d y / d theta`` of a dense layer with per-neuron bucket weights, one step.
+) -> Tensor:
+    """``d y_j / d theta`` of a dense layer with per-neuron bucket weights, one step.
 
-    ``y_j = ReLU(sum_k v_kj (W B^k)_j + b_j)``; ``r_j = [x_j > 0]``:
+    ``y_j = ReLU(sum_k v_kj (W B^k)_j + b_j)``, ``r_j = [x_j > 0]``; for neuron j, the
+    derivatives with respect to its row of :func:`stacked_params`, concatenated on the
+    last axis (batch, H, M + 1 + 2K):
 
-    * ``weight`` (batch, H, M): ``r_j sum_k v_kj B_i^k``
-    * ``bias`` (batch, H): ``r_j``
-    * ``bucket_weight`` (batch, K, H): ``r_j (W B^k)_j``
-    * ``alpha`` (batch, K_j, H): ``r_j sum_k v_kj (W E_j^k)_j``
+    * ``W_j.`` (M): ``r_j sum_k v_kj B^k``
+    * ``b_j`` (1): ``r_j``
+    * ``v_.j`` (K): ``r_j (W B^k)_j``
+    * ``alpha`` (K): ``r_j sum_k v_kj (W E_m^k)_j``
 
     ``x``: readout (batch, H); ``buckets``: presynaptic (batch, K, M); ``alpha_trace``:
-    (batch, K_j, K, M). Everything is a value (no graph).
+    (batch, K_m, K, M). Everything is a value (no graph).
     """
-    r = (x > 0).to(x.dtype)
+    r = (x > 0).to(x.dtype).unsqueeze(-1)
     v = bucket_weight
-    return {
-        "weight": r.unsqueeze(-1) * torch.einsum("kj,bki->bji", v, buckets),
-        "bias": r,
-        "bucket_weight": r.unsqueeze(1) * (buckets @ weight.t()),
-        "alpha": r.unsqueeze(1) * torch.einsum("kj,bmkj->bmj", v, alpha_trace @ weight.t()),
-    }
+    d_w = v.t() @ buckets  # (batch, H, M)
+    d_v = (buckets @ weight.t()).transpose(1, 2)  # (batch, H, K)
+    d_a = ((alpha_trace @ weight.t()) * v).sum(2).transpose(1, 2)  # (batch, H, K_m)
+    return r * torch.cat([d_w, torch.ones_like(r), d_v, d_a], -1)
 
 
-CROSS_EQUATIONS = {
-    "weight": "bkji,ji->bkj",
-    "bias": "bkj,j->bkj",
-    "bucket_weight": "bkmj,mj->bkj",
-    "alpha": "bkmj,m->bkj",
-}
+def stacked_params(weight: Tensor, bias: Tensor, bucket_weight: Tensor, alpha: Tensor) -> Tensor:
+    """Per neuron j the parameters :func:`dense_drives` differentiates: (H, M + 1 + 2K).
+
+    Built from the parameters with autograd, so a gradient on a row reaches ``W_j.``,
+    ``b_j``, ``v_.j`` and (summed over j) ``alpha``.
+    """
+    H = weight.shape[0]
+    return torch.cat(
+        [weight, bias.unsqueeze(1), bucket_weight.t(), alpha.unsqueeze(0).expand(H, -1)], 1
+    )
 
 
-def cross_term(params: dict[str, Tensor], traces: dict[str, Tensor]) -> Tensor:
-    """Zero-valued term (batch, K, H) carrying ``d B_{l+1} / d theta_l`` to ``theta_l``."""
-    w = traces["weight"]
-    pairs = [(params[name], traces[name], CROSS_EQUATIONS[name]) for name in traces]
-    return inject(pairs, w.shape[:3])
+def cross_term(params: Tensor, trace: Tensor) -> Tensor:
+    """Zero-valued term (batch, K, H) carrying ``d B_{l+1} / d theta_l`` to ``theta_l``.
+
+    ``params``: :func:`stacked_params` (H, N); ``trace``: (batch, K, H, N).
+    """
+    return inject([(params, trace, "bkjn,jn->bkj")], trace.shape[:3])
 
 
 def cross_trace_elements(batch: int, K_up: int, H: int, M: int, K: int) -> int:
     """Number of values the cross traces of one dense boundary hold (memory estimate)."""
-    return batch * K_up * (H * M + H + 2 * K * H)
+    return batch * K_up * H * (M + 1 + 2 * K)
