@@ -1,7 +1,8 @@
 """Peak memory and time per step of online (one-step or traces) vs BPTT training, for growing T.
 
-Modes: ``online`` (credit ``step``: the current step only), ``traces`` (online with the
-forward-mode traces of :mod:`sg_lava.credit`, credit ``traces``) and ``bptt``.
+Modes: ``online`` (credit ``step``: the current step only), ``alpha`` and ``traces``
+(online with the forward-mode traces of :mod:`sg_lava.credit`; ``traces`` here ignores
+the memory budget) and ``bptt``.
 
 Each (mode, T) runs in a fresh process: build a 2-64-3 network (K=8) and the batch of 32
 sequences of T steps, warm up on 10 steps, then train the batch. Reported: the process's
@@ -46,6 +47,7 @@ def child(mode: str, steps: int, args: argparse.Namespace) -> dict:
     net = GammaNetwork(dense_config(args.inputs, hidden, args.outputs, K=8))
     fn = {
         "online": train_batch_online,
+        "alpha": functools.partial(train_batch_traced, credit="alpha"),
         "traces": functools.partial(train_batch_traced, credit="traces", budget_mb=1e9),
         "bptt": train_batch_bptt,
     }[mode]

@@ -29,7 +29,7 @@ from sg_lava.layers import GammaDense, GammaLayer
 from sg_lava.network import GammaNetwork, LayerState, StepResult
 
 CREDITS = ("step", "alpha", "traces")
-DEFAULT_BUDGET_MB = 512.0
+DEFAULT_BUDGET_MB = 64.0  # SHD-sized boundaries (140-380 MB) cost ~100x a step: off
 
 
 @dataclass

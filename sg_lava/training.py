@@ -53,7 +53,7 @@ class TrainConfig:
     loss: str = "ce"
     seed: int = 0
     credit: str = "traces"  # online: step, alpha or traces (sg_lava.credit)
-    trace_budget_mb: float = 512.0  # a layer boundary whose traces need more falls back
+    trace_budget_mb: float = 64.0  # a layer boundary whose traces need more falls back
 
 
 def train_batch_online(
