@@ -29,6 +29,7 @@ from sg_lava.layers import GammaDense, GammaLayer
 from sg_lava.network import GammaNetwork, LayerState, StepResult
 
 CREDITS = ("step", "alpha", "traces")
+GAIN = True
 DEFAULT_BUDGET_MB = 64.0  # SHD-sized boundaries (140-380 MB) cost ~100x a step: off
 
 
@@ -39,6 +40,7 @@ class LayerTraces:
     alpha: Tensor  # dB/d alpha of this layer: (batch, K, K, *in_shape)
     cross: Tensor | None = None  # dB/d theta of the layer below: (batch, K, H, N)
     pending: Tensor | None = None  # Lava timing: the drive of the previous step (batch, H, N)
+    gain: Tensor | None = None  # response of the cascade to a constant 1 so far: (K,)
 
 
 def traced_boundaries(
@@ -86,7 +88,8 @@ def initial_traces(
             n = low.in_features + 1 + 2 * low.K
             cross = torch.zeros(batch, module.K, low.out_features, n, dtype=dtype)
             pending = torch.zeros(batch, low.out_features, n, dtype=dtype)
-        out.append(LayerTraces(alpha, cross, pending))
+        gain = torch.zeros(module.K, dtype=dtype)
+        out.append(LayerTraces(alpha, cross, pending, gain))
     return out
 
 
@@ -130,7 +133,12 @@ def traced_step(
             drives, pending_drives = tr.pending, drives
         alpha = module.alpha
         a = alpha.detach()
-        value = dynamics.bucket_step(st.buckets, s, a)  # gradient to s: one step
+        gain = None
+        if plan[g] and GAIN:
+            gain = dynamics.bucket_step(tr.gain.view(1, -1), torch.ones(1, dtype=a.dtype), a)[0]
+            value = dynamics.bucket_step(st.buckets, s.detach(), a) + traces.gain_term(gain, s)
+        else:
+            value = dynamics.bucket_step(st.buckets, s, a)  # gradient to s: one step
         e = traces.alpha_trace_step(tr.alpha, st.buckets, a)
         deep, cross = value, None
         if plan[g]:
@@ -138,7 +146,7 @@ def traced_step(
             deep = value + traces.cross_term(lower_params(gammas[g - 1]), cross)
         buckets = deep + traces.alpha_term(alpha, e)
         x = module.presynaptic_readout(buckets)
-        new_traces.append(LayerTraces(e, cross, pending_drives if plan[g] else None))
+        new_traces.append(LayerTraces(e, cross, pending_drives if plan[g] else None, gain))
         if g == len(gammas) - 1:
             new_states.append(LayerState(value.detach(), st.estimate, st.y_prev, pending))
             return StepResult(x, spikes), new_states, new_traces

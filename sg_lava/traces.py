@@ -135,3 +135,14 @@ def cross_term(params: Tensor, trace: Tensor) -> Tensor:
 def cross_trace_elements(batch: int, K_up: int, H: int, M: int, K: int) -> int:
     """Number of values the cross traces of one dense boundary hold (memory estimate)."""
     return batch * K_up * H * (M + 1 + 2 * K)
+
+
+def gain_term(gain: Tensor, s: Tensor) -> Tensor:
+    """Zero-valued bucket term with ``dB^k / ds = gain_k`` (not the one-step ``[k = 1]``).
+
+    Where no exact trace reaches deeper layers, this assumes their contribution to ``s``
+    changed little over the buckets' memory: the derivative of the cascade's response
+    to a constant input, ``gain_k(t) = sum_{tau <= t} h_k(t - tau)``.
+    """
+    g = gain.view(1, -1, *([1] * (s.dim() - 1)))
+    return g * (s - s.detach()).unsqueeze(1)
