@@ -15,6 +15,8 @@ import argparse
 import datetime
 import sys
 
+import torch
+
 from sg_lava.experiment import train_task
 from sg_lava.schedule import evaluate_in
 
@@ -54,6 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="markdown file for the table")
     args = ap.parse_args(argv)
+    torch.set_num_threads(1)  # small networks: threads only add overhead
     lines = [
         "| task | trained in | run in | accuracy | spikes / sample | decision latency (steps) |",
         "|---|---|---|---|---|---|",

@@ -25,10 +25,7 @@ from pathlib import Path
 from sg_lava.cli import guarded
 from sg_lava.examples import example_parser
 
-HEADER = [
-    "| task | resolution | steps | online float | online fixed | BPTT float | BPTT fixed |",
-    "|---|---|---|---|---|---|---|",
-]
+MODES = ("online", "bptt")
 
 
 def train_row(task: str, r: int, mode: str, args) -> dict:
@@ -44,11 +41,13 @@ def train_row(task: str, r: int, mode: str, args) -> dict:
         n_train=args.n_train,
         n_test=args.n_test,
         progress=not args.quiet,
+        credit=args.credit,
     )
+    label = f"online ({args.credit})" if mode == "online" and args.credit else mode
     return {
         "task": task,
         "resolution": r,
-        "mode": mode,
+        "mode": label,
         "steps": int(res.test.x.shape[1]),
         "float": res.float_accuracy,
         "fixed": res.fixed_accuracy,
@@ -59,19 +58,26 @@ def train_row(task: str, r: int, mode: str, args) -> dict:
 
 
 def table(rows: list[dict]) -> list[str]:
-    """Markdown rows, one per (task, resolution); missing cells marked '-'."""
+    """Markdown rows, one per (task, resolution); missing cells marked '-'.
+
+    Columns: online (default credit) and BPTT, then any other online credit measured.
+    """
     cells: dict[tuple, dict] = {}
     for row in rows:
-        cells.setdefault((row["task"], row["resolution"]), {"steps": row["steps"]})[row["mode"]] = (
-            row
-        )
+        entry = cells.setdefault((row["task"], row["resolution"]), {"steps": row["steps"]})
+        entry[row["mode"]] = row
+    modes = [*MODES, *sorted({r["mode"] for r in rows} - set(MODES))]
 
     def fmt(entry: dict, mode: str, key: str) -> str:
         return f"{entry[mode][key]:.4f}" if mode in entry else "-"
 
-    lines = list(HEADER)
+    heads = [f"{m} {k}" for m in modes for k in ("float", "fixed")]
+    lines = [
+        "| task | resolution | steps | " + " | ".join(heads) + " |",
+        "|---|---|---|" + "---|" * len(heads),
+    ]
     for (task, r), entry in sorted(cells.items()):
-        values = [fmt(entry, m, k) for m in ("online", "bptt") for k in ("float", "fixed")]
+        values = [fmt(entry, m, k) for m in modes for k in ("float", "fixed")]
         lines.append(f"| {task} | {r}x | {entry['steps']} | " + " | ".join(values) + " |")
     return lines
 
@@ -85,9 +91,16 @@ def main(argv=None) -> int:
     ap.add_argument("--n-test", type=int, default=None)
     ap.add_argument("--table", default=None, help="markdown file for the table")
     ap.add_argument("--table-only", action="store_true", help="only rebuild the table")
+    ap.add_argument(
+        "--credit", choices=("step", "alpha", "traces"), default=None, help="online credit"
+    )
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (small nets: 1)")
     args = ap.parse_args(argv)
 
     def run() -> int:
+        import torch
+
+        torch.set_num_threads(args.threads)
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
         rows_file = folder / "rows.jsonl"
