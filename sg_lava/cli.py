@@ -56,6 +56,22 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def timing_note(qnet, net_path: str) -> str | None:
+    """A warning when ``net.h5`` was trained in ``zero`` timing: Lava runs ``lava`` timing."""
+    if qnet.timing != "zero":
+        return None
+    return (
+        f"note: {net_path} was trained in 'zero' timing; Lava always runs its own schedule "
+        "('lava': one step per synapse), so accuracy may differ (docs/schedule_mismatch.md)"
+    )
+
+
+def _warn_timing(qnet, net_path: str) -> None:
+    note = timing_note(qnet, net_path)
+    if note:
+        print(note, file=sys.stderr)
+
+
 def _cmd_plan(args: argparse.Namespace) -> int:
     from sg_lava.export import hdf5
     from sg_lava.export.plan import format_plan, plan_network
@@ -90,6 +106,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sg_lava.processes.runner import encode_inputs, run_samples
 
     qnet = hdf5.read(args.net)
+    _warn_timing(qnet, args.net)
     x = load_input_array(args.input, qnet.input_shape)
     outs = run_samples(qnet, encode_inputs(qnet, x, args.backend), args.backend)
     arrays = {f"layer_{i}": a for i, a in enumerate(outs)}
@@ -116,6 +133,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         raise UserError("--samples must be at least 1")
     pipe = Pipeline(args.model)
     qfile = hdf5.read(args.net)
+    _warn_timing(qfile, args.net)
     x = pipe.verification_inputs(args.samples, args.steps, args.input)
     res = pipe.verify(qfile, x, args.backend)
     print(res.table())
@@ -169,6 +187,13 @@ def _add_train(sub) -> None:
         help="lava: one step of latency per synapse (default); zero: the equations",
     )
     train.add_argument("--loss", choices=("ce", "mse"), default="ce", help="loss at every step")
+    train.add_argument(
+        "--credit",
+        choices=("step", "alpha", "traces"),
+        default=None,
+        help="online credit: step (current step only), alpha (+ exact alpha traces), "
+        "traces (+ exact credit across one layer boundary; default)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
 

@@ -21,7 +21,8 @@ from sg_lava.training import TrainConfig, float_accuracy, seed_everything, train
 
 # train_task's options that command lines (sg-lava train, the deploy examples) pass through
 TASK_OPTIONS = (
-    "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss"
+    "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss",
+    "credit",
 )  # fmt: skip
 
 
@@ -73,6 +74,7 @@ def train_and_save(
         "seed": cfg.seed,
         "lr": cfg.lr,
         "batch_size": cfg.batch_size,
+        "credit": cfg.credit if cfg.mode == "online" else None,
         "seconds": seconds,
         "float_accuracy": acc,
     }
@@ -94,6 +96,7 @@ def train_task(
     n_test: int | None = None,
     loss: str = "ce",
     progress: bool = True,
+    credit: str | None = None,
 ) -> TrainResult:
     """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``."""
     r = recipe(task)
@@ -108,8 +111,9 @@ def train_task(
     if resolution != 1:  # same physical time constants at a finer step: alpha -> alpha**(1/r)
         neuron["F"] = neuron["F"] / resolution
     config = dense_config(train_data.x.shape[-1], r["hidden"], train_data.n_classes, **neuron)
-    cfg = TrainConfig(
-        mode=mode, seed=seed, loss=loss, **{**r["train"], **({"epochs": epochs} if epochs else {})}
-    )
+    train_params = {**r["train"], **({"epochs": epochs} if epochs else {})}
+    if credit:
+        train_params["credit"] = credit
+    cfg = TrainConfig(mode=mode, seed=seed, loss=loss, **train_params)
     info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
     return train_and_save(config, train_data, test_data, cfg, out, info, progress=progress)

@@ -30,7 +30,7 @@ def assert_verified(res):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["delay_detection", "coincidence_detection"])
+@pytest.mark.parametrize("task", ["delay_detection", "coincidence_detection", "echo_location"])
 def test_synthetic_examples(tmp_path, task):
     res = example(
         task,

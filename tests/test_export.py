@@ -214,3 +214,14 @@ def test_files_written_by_the_first_release_still_load_and_match():
     old = hdf5.read(data / "delay_net_v1_0.h5")
     assert old.meta["sg_lava_version"] == "0.1.0" and len(old.layers) == 2
     assert parameter_mismatches(Pipeline(data / "delay_model_v1.pt").qnet, old) == []
+
+
+def test_cli_notes_a_file_trained_in_zero_timing(tmp_path):
+    from sg_lava.cli import timing_note
+
+    for timing in ("zero", "lava"):
+        q, _ = quantize_network(dense_net([4, 6, 3], timing=timing))
+        hdf5.write(q, tmp_path / f"{timing}.h5")
+    zero, lava = (str(tmp_path / f"{t}.h5") for t in ("zero", "lava"))
+    assert "trained in 'zero' timing" in timing_note(hdf5.read(zero), zero)
+    assert timing_note(hdf5.read(lava), lava) is None
