@@ -164,7 +164,7 @@ def time_per_step(qnet: QuantizedNetwork, plan: NetworkPlan, acts: list[LayerAct
 
 
 def measure_activity(qnet: QuantizedNetwork, x: np.ndarray, plan: NetworkPlan) -> Activity:
-    """Run ``x`` (samples, T, *input_shape), real units) and estimate the cost per inference."""
+    """Run ``x`` (samples, T, *input_shape; real units) and estimate the cost per inference."""
     x = check_inputs(qnet, x)
     outs = run_reference(qnet, x)
     B, T = x.shape[:2]
