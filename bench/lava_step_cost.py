@@ -15,10 +15,11 @@ import platform
 
 import numpy as np
 import torch
+from common import timed_samples
 
 import sg_lava  # noqa: F401
 from sg_lava.network import GammaNetwork
-from sg_lava.processes.network import LavaNetwork, timed_samples
+from sg_lava.processes.builder import LavaNetwork
 from sg_lava.quantize import quantize_network
 
 SHAPES = {

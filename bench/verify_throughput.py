@@ -18,15 +18,16 @@ import time
 
 import numpy as np
 import torch
+from common import timed_samples
 
 import sg_lava  # noqa: F401
 from sg_lava.fixed import FixedNetwork
 from sg_lava.network import GammaNetwork
-from sg_lava.processes.network import run_samples, timed_samples
+from sg_lava.processes.runner import run_samples
 from sg_lava.quantize import quantize_network
 from sg_lava.recipes import dense_config, recipe
 from sg_lava.tasks import make_task
-from sg_lava.training import pad_steps
+from sg_lava.timing import pad_steps
 
 
 def delay_network():

@@ -28,13 +28,12 @@ def main(argv=None) -> int:
 
     def run() -> int:
         from sg_lava.experiment import train_task
-        from sg_lava.exporter import export_model
+        from sg_lava.export import hdf5
         from sg_lava.files import atomic_write
-        from sg_lava.verify import verify
 
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
-        rows = []
+        rows, finest = [], None
         for r in args.resolutions:
             res = train_task(
                 "delay",
@@ -50,6 +49,7 @@ def main(argv=None) -> int:
             rows.append(
                 (r, res.test.x.shape[1], res.float_accuracy, res.fixed_accuracy, res.seconds)
             )
+            finest = res.pipeline
             print(f"x{r}: {rows[-1][1]} steps, accuracy {res.float_accuracy:.4f}", flush=True)
         table = [
             "| resolution | steps | accuracy (float) | accuracy (fixed) | train s |",
@@ -58,9 +58,9 @@ def main(argv=None) -> int:
         table += [f"| {r}x | {T} | {a:.4f} | {f:.4f} | {s:.0f} |" for r, T, a, f, s in rows]
         print("\n".join(table))
 
-        finest = folder / f"model_x{args.resolutions[-1]}.pt"
-        export_model(finest, folder / "net.h5")
-        res = verify(finest, folder / "net.h5", samples=args.verify_samples)
+        finest.export(folder / "net.h5")
+        x = finest.verification_inputs(args.verify_samples, None)
+        res = finest.verify(hdf5.read(folder / "net.h5"), x)
         text = "\n".join(table) + "\n"
         atomic_write(folder / "resolution.md", lambda f: f.write(text.encode()))
         print(res.summary_line())

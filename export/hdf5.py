@@ -2,9 +2,11 @@
 
 The layout follows lava-dl's netx format — ``layer/0..n-1`` groups with ``type``,
 ``shape``, ``weight``, ``bias`` and the dense/conv geometry exactly as netx writes them —
-and adds a ``neuron`` group of type ``GAMMA`` holding every parameter of the integer
-model as integers, plus a format name, version, timing, fixed-point widths and
-provenance. ``docs/format.md`` is the schema; :func:`validate` enforces it.
+and adds a ``neuron`` group of type ``GAMMA`` holding every parameter of
+:class:`~sg_lava.export.neuron.GammaParams` as integers, plus a format name, version,
+timing, fixed-point widths and provenance. ``docs/format.md`` is the schema;
+:func:`validate_network` enforces it. The neuron datasets are derived from the parameter
+type's fields, never listed here.
 """
 
 from __future__ import annotations
@@ -16,29 +18,22 @@ import h5py
 import numpy as np
 
 from sg_lava.errors import UserError
-from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
+from sg_lava.export.neuron import GammaParams, param_infos
+from sg_lava.export.qnet import (
+    MESSAGE_BITS,
+    TIMINGS,
+    FixedPointSpec,
+    QuantizedNetwork,
+    QuantLayer,
+    conv_output_hw,
+)
 from sg_lava.files import atomic_write
 
 FORMAT_NAME = "sg-lava-netx"
 FORMAT_VERSION = (1, 0)
 NEURON_TYPE = "GAMMA"
-MESSAGE_BITS = 24
-TIMINGS = ("lava", "zero")
-
-# neuron/<key>: (dtype kind, ndim) — every parameter of QuantLayer that is not synapse geometry
-NEURON_SCALARS = (
-    "K",
-    "drive_exp",
-    "theta0",
-    "mf",
-    "decay_out",
-    "is_output",
-    "per_synapse",
-    "frac_bits",
-    "weight_exp",
-    "bucket_weight_exp",
-    "message_bits",
-)
+# Redundant neuron datasets written for netx-style readers and checked on reading.
+DERIVED = ("K", "message_bits")
 
 
 class FormatError(UserError):
@@ -49,45 +44,40 @@ def _type_dataset(group: h5py.Group, value: str) -> None:
     group.create_dataset("type", (1,), "S10", [value.encode("ascii")])  # as slayer writes it
 
 
-def _write_layer(group: h5py.Group, layer: QuantLayer, spec: FixedPointSpec) -> None:
+def _write_synapse(group: h5py.Group, layer: QuantLayer) -> None:
+    """The netx part of a layer: type, shape, weight and geometry."""
     _type_dataset(group, layer.kind)
     group.create_dataset("shape", data=np.array(layer.shape))
     weight = np.asarray(layer.weight)
     if layer.per_synapse:  # K copies stacked on the output axis: rows k*out + j
         weight = weight.reshape(-1, *weight.shape[2:])
     group.create_dataset("weight", data=weight.astype(np.float32))
-    group.create_dataset("bias", data=np.asarray(layer.bias).astype(np.float32))
     if layer.kind == "dense":
         group.create_dataset("inFeatures", data=int(np.prod(layer.in_shape)))
         group.create_dataset("outFeatures", data=int(layer.shape[0]))
-    else:
-        group.create_dataset("inChannels", data=int(layer.in_shape[0]))
-        group.create_dataset("outChannels", data=int(layer.shape[0]))
-        group.create_dataset("kernelSize", data=np.array(layer.kernel_size))
-        group.create_dataset("stride", data=np.array(layer.stride))
-        group.create_dataset("padding", data=np.array(layer.padding))
-        group.create_dataset("dilation", data=np.array(layer.dilation))
-        group.create_dataset("groups", data=1)
+        return
+    group.create_dataset("inChannels", data=int(layer.in_shape[0]))
+    group.create_dataset("outChannels", data=int(layer.shape[0]))
+    group.create_dataset("kernelSize", data=np.array(layer.kernel_size))
+    for key in ("stride", "padding", "dilation"):
+        group.create_dataset(key, data=np.array(getattr(layer, key)))
+    group.create_dataset("groups", data=1)
+
+
+def _write_neuron(group: h5py.Group, params: GammaParams) -> None:
+    """Every parameter where its metadata puts it; ``bias`` as float32, as netx stores it."""
     neuron = group.create_group("neuron")
     neuron.create_dataset("type", data=NEURON_TYPE)
-    neuron.create_dataset("decay", data=np.asarray(layer.decay, dtype=np.int64))
-    if layer.bucket_weight is not None:
-        neuron.create_dataset("bucket_weight", data=np.asarray(layer.bucket_weight, dtype=np.int64))
-    values = {
-        "K": layer.K,
-        "drive_exp": layer.drive_exp,
-        "theta0": layer.theta0,
-        "mf": layer.mf,
-        "decay_out": layer.decay_out,
-        "is_output": int(layer.is_output),
-        "per_synapse": int(layer.per_synapse),
-        "frac_bits": layer.frac_bits,
-        "weight_exp": layer.weight_exp,
-        "bucket_weight_exp": layer.bucket_weight_exp,
-        "message_bits": MESSAGE_BITS,
-    }
-    for key in NEURON_SCALARS:
-        neuron.create_dataset(key, data=np.int64(values[key]))
+    derived = {"K": params.K, "message_bits": MESSAGE_BITS}
+    for key, value in derived.items():
+        neuron.create_dataset(key, data=np.int64(value))
+    for name, info, value in params.items():
+        if value is None:
+            continue
+        if info.location == "layer":
+            group.create_dataset(name, data=np.asarray(value).astype(np.float32))
+        else:
+            neuron.create_dataset(name, data=np.asarray(value, dtype=np.int64))
 
 
 def write(qnet: QuantizedNetwork, path: str | Path, meta: dict[str, Any] | None = None) -> None:
@@ -107,18 +97,19 @@ def write(qnet: QuantizedNetwork, path: str | Path, meta: dict[str, Any] | None 
             for key, value in qnet.spec.as_dict().items():
                 fp.create_dataset(key, data=np.int64(value))
             layers = h.create_group("layer")
-            index = 0
-            inp = layers.create_group(str(index))
-            _type_dataset(inp, "input")
-            inp.create_dataset("shape", data=np.array(qnet.input_shape))
+
+            def plain(kind: str, shape: tuple[int, ...]) -> None:  # input, flatten
+                group = layers.create_group(str(len(layers)))
+                _type_dataset(group, kind)
+                group.create_dataset("shape", data=np.array(shape))
+
+            plain("input", qnet.input_shape)
             for layer in qnet.layers:
                 if layer.flatten_from is not None:
-                    index += 1
-                    flat = layers.create_group(str(index))
-                    _type_dataset(flat, "flatten")
-                    flat.create_dataset("shape", data=np.array(layer.in_shape))
-                index += 1
-                _write_layer(layers.create_group(str(index)), layer, qnet.spec)
+                    plain("flatten", layer.in_shape)
+                group = layers.create_group(str(len(layers)))
+                _write_synapse(group, layer)
+                _write_neuron(group, layer.neuron)
 
     atomic_write(path, body)
 
@@ -174,58 +165,53 @@ def _check_version(h: h5py.File, path: Path) -> None:
         )
 
 
-def _read_layer(
-    g: h5py.Group, where: str, in_shape: tuple[int, ...], flatten_from, spec
-) -> QuantLayer:
-    kind = _read_type(g)
-    shape = tuple(int(n) for n in _ints(g, "shape", where, 1))
+def _read_neuron(g: h5py.Group, where: str) -> GammaParams:
+    """The layer's :class:`GammaParams`, each field from where its metadata puts it."""
     if "neuron" not in g:
         raise FormatError(f"{where}: missing 'neuron' group")
-    n = g["neuron"]
-    nwhere = f"{where}/neuron"
+    n, nwhere = g["neuron"], f"{where}/neuron"
     ntype = _read_type(n) if "type" in n else None
     if ntype != NEURON_TYPE:
         raise FormatError(f"{nwhere}: type must be {NEURON_TYPE!r}, got {ntype!r}")
-    vals = {key: _int(n, key, nwhere) for key in NEURON_SCALARS}
-    decay = _ints(n, "decay", nwhere, 1)
-    per_synapse = bool(vals["per_synapse"])
-    K = vals["K"]
-    weight = _ints(g, "weight", where)
-    if per_synapse:
-        if weight.shape[0] % max(K, 1):
-            raise FormatError(
-                f"{where}: per-synapse weight rows {weight.shape[0]} not a multiple of K={K}"
+    values: dict[str, Any] = {}
+    for name, info in param_infos():
+        group, gwhere = (g, where) if info.location == "layer" else (n, nwhere)
+        if info.optional and name not in group:
+            values[name] = None
+        elif info.shape:
+            values[name] = _ints(group, name, gwhere, len(info.shape))
+        else:
+            values[name] = (
+                bool(_int(group, name, gwhere)) if info.flag else _int(group, name, gwhere)
             )
-        weight = weight.reshape(K, weight.shape[0] // K, *weight.shape[1:])
-    bucket_weight = None if per_synapse else _ints(n, "bucket_weight", nwhere, 2)
+    params = GammaParams(**values)
+    derived = {"K": params.K, "message_bits": MESSAGE_BITS}
+    for key, expect in derived.items():
+        if _int(n, key, nwhere) != expect:
+            raise FormatError(f"{nwhere}: '{key}' is {_int(n, key, nwhere)}, expected {expect}")
+    return params
+
+
+def _read_layer(g: h5py.Group, where: str, in_shape: tuple[int, ...], flatten_from) -> QuantLayer:
+    kind = _read_type(g)
+    if kind not in ("dense", "conv"):
+        raise FormatError(f"{where}: unknown layer type {kind!r}")
+    shape = tuple(int(n) for n in _ints(g, "shape", where, 1))
+    params = _read_neuron(g, where)
+    weight = _ints(g, "weight", where)
+    if params.per_synapse:
+        if weight.shape[0] % params.K:
+            raise FormatError(
+                f"{where}: per-synapse weight rows {weight.shape[0]} not a multiple of K={params.K}"
+            )
+        weight = weight.reshape(params.K, weight.shape[0] // params.K, *weight.shape[1:])
     geo: dict[str, Any] = {}
     if kind == "conv":
         for key in ("stride", "padding", "dilation"):
             geo[key] = tuple(int(v) for v in _ints(g, key, where, 1))
         if _int(g, "groups", where) != 1:
             raise FormatError(f"{where}: only groups = 1 is supported")
-    elif kind != "dense":
-        raise FormatError(f"{where}: unknown layer type {kind!r}")
-    return QuantLayer(
-        kind=kind,
-        in_shape=in_shape,
-        shape=shape,
-        weight=weight,
-        weight_exp=vals["weight_exp"],
-        bias=_ints(g, "bias", where, 1),
-        decay=decay,
-        drive_exp=vals["drive_exp"],
-        theta0=vals["theta0"],
-        mf=vals["mf"],
-        decay_out=vals["decay_out"],
-        is_output=bool(vals["is_output"]),
-        per_synapse=per_synapse,
-        frac_bits=vals["frac_bits"],
-        bucket_weight=bucket_weight,
-        bucket_weight_exp=vals["bucket_weight_exp"],
-        flatten_from=flatten_from,
-        **geo,
-    )
+    return QuantLayer(kind, in_shape, shape, weight, params, flatten_from=flatten_from, **geo)
 
 
 def read(path: str | Path) -> QuantizedNetwork:
@@ -281,7 +267,7 @@ def _read(h: h5py.File, path: Path) -> QuantizedNetwork:
         if kind == "flatten":
             flatten_from, shape = shape, (int(np.prod(shape)),)
             continue
-        layer = _read_layer(g, where, shape, flatten_from, spec)
+        layer = _read_layer(g, where, shape, flatten_from)
         layers.append(layer)
         shape, flatten_from = layer.shape, None
     meta = {
@@ -294,78 +280,65 @@ def _read(h: h5py.File, path: Path) -> QuantizedNetwork:
 
 def validate_network(qnet: QuantizedNetwork) -> list[str]:
     """Every problem with a network's values and shapes (empty when valid)."""
-    out: list[str] = []
-    spec = qnet.spec
     if not qnet.layers:
         return ["the network has no layers"]
+    out: list[str] = []
     if qnet.timing not in TIMINGS:
         out.append(f"timing must be one of {TIMINGS}")
-    one = 1 << spec.decay_bits
-    smax = (1 << (spec.state_bits - 1)) - 1
-    wmax = (1 << spec.weight_bits) - 2  # stored doubled, symmetric: [-(2^W - 2), 2^W - 2]
     shape = tuple(qnet.input_shape)
-    for i, L in enumerate(qnet.layers):
-        where = f"layer {i} ({L.kind})"
-        C = L.shape[0]
-        w = np.asarray(L.weight)
-        if L.kind == "dense":
-            if len(L.shape) != 1:
-                out.append(f"{where}: dense shape must be (N,), got {L.shape}")
-            expect = (C, int(np.prod(shape)))
-        elif L.kind == "conv":
-            if len(L.shape) != 3 or len(shape) != 3:
-                out.append(f"{where}: conv needs (C, H, W) shapes, got {shape} -> {L.shape}")
-                continue
-            expect = (C, shape[0], *w.shape[-2:])
-            hw = [
-                (n + 2 * p - d * (k - 1) - 1) // s + 1
-                for n, p, d, k, s in zip(shape[1:], L.padding, L.dilation, w.shape[-2:], L.stride)
-            ]
-            if tuple(hw) != tuple(L.shape[1:]):
-                out.append(f"{where}: geometry gives {tuple(hw)}, shape says {L.shape[1:]}")
-        else:
-            out.append(f"{where}: unknown layer type")
-            continue
-        if L.per_synapse:
-            expect = (L.K, *expect)
-        if w.shape != expect:
-            out.append(f"{where}: weight shape {w.shape}, expected {expect}")
-        if w.size and (w.min() < -wmax or w.max() > wmax or np.any(w % 2)):
-            out.append(f"{where}: weights must be even integers in [{-wmax}, {wmax}]")
-        if L.K < 1 or np.asarray(L.decay).shape != (L.K,):
-            out.append(f"{where}: decay must have K = {L.K} entries")
-        elif np.any(np.asarray(L.decay) < 1) or np.any(np.asarray(L.decay) > one - 1):
-            out.append(f"{where}: decays must lie in [1, {one - 1}]")
-        if np.asarray(L.bias).shape != (C,):
-            out.append(f"{where}: bias must have {C} entries")
-        elif np.any(np.abs(np.asarray(L.bias)) > smax):
-            out.append(f"{where}: bias outside the {spec.state_bits}-bit state range")
-        if not L.per_synapse:
-            v = np.asarray(L.bucket_weight) if L.bucket_weight is not None else None
-            vmax = 1 << (spec.bucket_weight_bits - 1)
-            if v is None or v.shape != (L.K, C):
-                out.append(f"{where}: bucket_weight must have shape ({L.K}, {C})")
-            elif v.size and (v.min() < -vmax or v.max() > vmax - 1):
-                out.append(f"{where}: bucket weights outside {spec.bucket_weight_bits} bits")
-        if not 0 <= L.theta0 <= smax or not 0 <= L.mf < (1 << spec.state_bits):
-            out.append(f"{where}: theta0 and mf must be non-negative and in range")
-        if not -62 <= L.drive_exp <= 62 or not -62 <= L.bucket_weight_exp <= 62:
-            out.append(f"{where}: exponents out of range")
-        last = i == len(qnet.layers) - 1
-        if L.is_output != last:
-            out.append(f"{where}: only the last layer is the output layer")
-        expected_out = 0 if last else int(np.asarray(qnet.layers[i + 1].decay)[0])
-        if L.decay_out != expected_out:
-            out.append(
-                f"{where}: decay_out {L.decay_out} must be the next layer's first decay {expected_out}"
-            )
-        if (
-            tuple(L.in_shape) != (int(np.prod(shape)),)
-            if L.kind == "dense"
-            else tuple(L.in_shape) != shape
-        ):
-            out.append(
-                f"{where}: input shape {L.in_shape} does not follow the previous layer {shape}"
-            )
-        shape = tuple(L.shape)
+    for i, layer in enumerate(qnet.layers):
+        where = f"layer {i} ({layer.kind})"
+        nxt = qnet.layers[i + 1] if i + 1 < len(qnet.layers) else None
+        out += [f"{where}: {p}" for p in _synapse_problems(layer, shape, qnet.spec)]
+        out += [f"{where}: {p}" for p in _neuron_problems(layer, nxt, qnet.spec)]
+        shape = tuple(layer.shape)
+    return out
+
+
+def _synapse_problems(L: QuantLayer, in_shape: tuple[int, ...], spec: FixedPointSpec) -> list[str]:
+    """Geometry and weights of one layer's synapse, given what it receives."""
+    out = []
+    w = np.asarray(L.weight)
+    C = L.shape[0]
+    if L.kind == "dense":
+        if len(L.shape) != 1:
+            out.append(f"dense shape must be (N,), got {L.shape}")
+        expect = (C, int(np.prod(in_shape)))
+    elif L.kind == "conv":
+        if len(L.shape) != 3 or len(in_shape) != 3:
+            return [f"conv needs (C, H, W) shapes, got {in_shape} -> {L.shape}"]
+        expect = (C, in_shape[0], *w.shape[-2:])
+        hw = conv_output_hw(in_shape[1:], w.shape[-2:], L.stride, L.padding, L.dilation)
+        if hw != tuple(L.shape[1:]):
+            out.append(f"geometry gives {hw}, shape says {L.shape[1:]}")
+    else:
+        return ["unknown layer type"]
+    if L.per_synapse:
+        expect = (L.K, *expect)
+    wmax = (1 << spec.weight_bits) - 2  # stored doubled, symmetric: [-(2^W - 2), 2^W - 2]
+    if w.shape != expect:
+        out.append(f"weight shape {w.shape}, expected {expect}")
+    if w.size and (w.min() < -wmax or w.max() > wmax or np.any(w % 2)):
+        out.append(f"weights must be even integers in [{-wmax}, {wmax}]")
+    follows = (int(np.prod(in_shape)),) if L.kind == "dense" else in_shape
+    if tuple(L.in_shape) != follows:
+        out.append(f"input shape {L.in_shape} does not follow the previous layer {in_shape}")
+    return out
+
+
+def _neuron_problems(L: QuantLayer, nxt: QuantLayer | None, spec: FixedPointSpec) -> list[str]:
+    """One layer's neuron parameters, alone and against their neighbours."""
+    p = L.neuron
+    if p.K < 1:
+        return ["decay must have K >= 1 entries"]
+    out = p.problems(spec)
+    if p.channels != L.shape[0]:
+        out.append(f"bias must have {L.shape[0]} entries")
+    if (p.bucket_weight is None) != p.per_synapse:
+        out.append("bucket_weight must be present exactly when per_synapse = 0")
+    if p.is_output != (nxt is None):
+        out.append("only the last layer is the output layer")
+    expected_out = 0 if nxt is None else int(np.asarray(nxt.neuron.decay)[0])
+    if p.decay_out != expected_out:
+        out.append(f"decay_out {p.decay_out} must be the next layer's first decay {expected_out}")
     return out

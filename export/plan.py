@@ -27,8 +27,6 @@ from sg_lava.errors import UserError
 from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
 
 MESSAGE_BITS = 24  # graded spike payload of a GammaNeuron (docs/fixed_point.md, section 5)
-SHARED_PARAMS = 6  # per layer, besides the K decays: drive_exp, bucket_weight_exp, theta0, mf,
-# decay_out, is_output (docs/fixed_point.md, section 2)
 
 
 @dataclass(frozen=True)
@@ -205,13 +203,14 @@ def state_words_per_neuron(layer: QuantLayer) -> int:
 
 
 def channel_param_words(layer: QuantLayer) -> int:
-    """Parameters per channel: the bias, and K bucket weights for per-neuron readout."""
-    return 1 + (0 if layer.per_synapse else layer.K)
+    """Parameters per channel (GammaParams read by the dynamics): the bias, and K bucket
+    weights for per-neuron readout."""
+    return layer.neuron.words("C", "KC") // layer.neuron.channels
 
 
 def shared_param_words(layer: QuantLayer) -> int:
-    """Parameters shared by the whole layer: K decays and the scalars."""
-    return layer.K + SHARED_PARAMS
+    """Parameters shared by the whole layer: the K decays and the scalars the dynamics read."""
+    return layer.neuron.words("K", "")
 
 
 # -- placement -----------------------------------------------------------------------------

@@ -13,6 +13,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sg_lava.export.neuron import GammaParams
+
+TIMINGS = ("lava", "zero")  # lava: one step of latency per synapse; zero: the equations
+MESSAGE_BITS = 24  # graded spike payloads on Lava (num_message_bits)
+
+
+def latency(n_layers: int, timing: str) -> int:
+    """Steps by which a network's output lags the equations: one per synapse in Lava timing."""
+    return n_layers if timing == "lava" else 0
+
+
+def conv_output_hw(
+    in_hw: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> tuple[int, int]:
+    """Output height and width of a 2-D convolution (PyTorch's formula)."""
+    return tuple(  # type: ignore[return-value]
+        (n + 2 * p - d * (k - 1) - 1) // s + 1
+        for n, k, s, p, d in zip(in_hw, kernel, stride, padding, dilation)
+    )
+
 
 @dataclass(frozen=True)
 class FixedPointSpec:
@@ -41,18 +65,7 @@ class QuantLayer:
     in_shape: tuple[int, ...]  # what the synapse receives, PyTorch order
     shape: tuple[int, ...]  # neurons, PyTorch order: (N,) or (C, H, W)
     weight: np.ndarray  # even integers; (out, in[, kH, kW]) or (K, out, in[, kH, kW])
-    weight_exp: int  # weight value = weight * 2**-weight_exp
-    bias: np.ndarray  # (channels,), in state units
-    decay: np.ndarray  # (K,), alpha_k * 2**decay_bits
-    drive_exp: int  # drive c = shift(a_in, drive_exp), in state units
-    theta0: int  # state units
-    mf: int  # m_f * 2**mf_bits
-    decay_out: int  # decay of the receiving layer's first bucket (0 for the output layer)
-    is_output: bool
-    per_synapse: bool
-    frac_bits: int = 12  # this layer's states are value * 2**frac_bits
-    bucket_weight: np.ndarray | None = None  # (K, channels) mantissas when per-neuron
-    bucket_weight_exp: int = 0  # bucket weight value = mantissa * 2**-bucket_weight_exp
+    neuron: GammaParams
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
@@ -60,7 +73,19 @@ class QuantLayer:
 
     @property
     def K(self) -> int:
-        return int(len(self.decay))
+        return self.neuron.K
+
+    @property
+    def is_output(self) -> bool:
+        return bool(self.neuron.is_output)
+
+    @property
+    def per_synapse(self) -> bool:
+        return bool(self.neuron.per_synapse)
+
+    @property
+    def frac_bits(self) -> int:
+        return int(self.neuron.frac_bits)
 
     @property
     def kernel_size(self) -> tuple[int, int]:
@@ -88,7 +113,7 @@ class QuantizedNetwork:
 
     @property
     def latency(self) -> int:
-        return len(self.layers) if self.timing == "lava" else 0
+        return latency(len(self.layers), self.timing)
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Network input as the integers the first synapse receives."""

@@ -2,3 +2,5 @@
 
 Torch-free by contract: everything here runs from the HDF5 file alone.
 """
+
+BACKENDS = ("fixed", "float", "loihi2")  # Loihi2SimCfg fixed_pt, floating_pt; Loihi2HwCfg

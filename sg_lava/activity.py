@@ -63,6 +63,43 @@ class Activity:
         return d
 
 
+def activity_inputs(
+    qnet: QuantizedNetwork,
+    n: int,
+    inputs: str | None = None,
+    data: str | None = None,
+    task: str | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Up to ``n`` samples to measure activity on: a ``.npy`` file, a data folder's test
+    split, or a built-in task's held-out split (``task=''``: the task the file records),
+    padded for the network's latency as ``verify`` pads them."""
+    if n < 1:
+        raise UserError("--samples must be at least 1")
+    if inputs:
+        from sg_lava.inputs import load_input_array
+
+        return load_input_array(inputs, qnet.input_shape)[:n]
+    if data:
+        from sg_lava.userdata import load_split
+
+        return load_split(data, "test", input_shape=qnet.input_shape).x[:n].numpy()
+    return _task_inputs(task or qnet.meta.get("task", ""), n, seed, qnet)
+
+
+def _task_inputs(name: str, n: int, seed: int, qnet: QuantizedNetwork) -> np.ndarray:
+    from sg_lava.recipes import RECIPES
+    from sg_lava.tasks import task_split
+    from sg_lava.timing import pad_steps
+
+    if not name:
+        raise UserError("this file records no task: give --task NAME, --inputs or --data")
+    if name not in RECIPES:
+        raise UserError(f"unknown task {name!r}; choose from {', '.join(RECIPES)}")
+    info = {"name": name, "seed": seed, "params": RECIPES[name]["task"]}
+    return pad_steps(task_split(info, "test", n).x, qnet.latency).numpy()
+
+
 def check_inputs(qnet: QuantizedNetwork, x: np.ndarray) -> np.ndarray:
     """``x`` as float64 (samples, T, *input_shape); wrong shapes raise one clear line."""
     x = np.asarray(x)

@@ -15,6 +15,8 @@ import numpy as np
 
 from sg_lava import __version__
 from sg_lava.errors import UserError
+from sg_lava.export.qnet import TIMINGS
+from sg_lava.processes import BACKENDS
 
 
 def _cmd_smoke(args: argparse.Namespace) -> int:
@@ -24,22 +26,11 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from sg_lava.experiment import train_task
+    from sg_lava.experiment import task_options, train_task
 
     if args.epochs is not None and args.epochs < 1:
         raise UserError("--epochs must be at least 1")
-    res = train_task(
-        args.task,
-        out=args.out,
-        epochs=args.epochs,
-        seed=args.seed,
-        mode=args.mode,
-        resolution=args.resolution,
-        per_synapse=args.per_synapse,
-        timing=args.timing,
-        loss=args.loss,
-        progress=not args.quiet,
-    )
+    res = train_task(args.task, args.out, progress=not args.quiet, **task_options(args))
     print(f"task: {args.task} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
     print(f"model: {args.out}")
     print(f"fixed-point accuracy: {res.fixed_accuracy:.4f}")
@@ -48,10 +39,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from sg_lava.exporter import export_model, format_report
+    from sg_lava.pipeline import Pipeline
 
-    res = export_model(args.model, args.out, allow_saturation=args.allow_saturation)
-    print(format_report(res))
+    res = Pipeline(args.model).export(args.out, allow_saturation=args.allow_saturation)
+    print(res.table())
     n = sum(L.n_synapses for L in res.qnet.layers)
     print(f"wrote {args.out}: {len(res.qnet.layers)} layers, {n} synaptic weights")
     return 0
@@ -59,43 +50,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from sg_lava.export import hdf5
-    from sg_lava.exporter import describe
+    from sg_lava.export.summary import describe
 
     print(describe(hdf5.read(args.net)))
     return 0
-
-
-def _plan_inputs(args: argparse.Namespace, qnet) -> np.ndarray | None:
-    """The inputs ``sg-lava plan`` measures activity on, or None (resources only)."""
-    n = args.samples
-    if n < 1:
-        raise UserError("--samples must be at least 1")
-    if args.inputs:
-        from sg_lava.processes.network import load_input_array
-
-        return load_input_array(args.inputs, qnet.input_shape)[:n]
-    if args.data:
-        from sg_lava.userdata import load_npz_split
-
-        return load_npz_split(args.data, "test", qnet.input_shape)[0][:n]
-    if args.task is None:
-        return None
-    return _task_inputs(args.task or qnet.meta.get("task", ""), n, args.seed, qnet)
-
-
-def _task_inputs(name: str, n: int, seed: int, qnet) -> np.ndarray:
-    """Held-out inputs of a built-in task (the seeds ``verify`` uses), padded for the lag."""
-    from sg_lava.tasks import make_task
-
-    if not name:
-        raise UserError("this file records no task: give --task NAME, --inputs or --data")
-    try:
-        data = make_task(name, n, seed=2 * seed + 2)
-    except KeyError as err:
-        raise UserError(str(err.args[0])) from None
-    x = data.x.numpy()
-    pad = np.zeros((x.shape[0], qnet.latency, *x.shape[2:]), dtype=x.dtype)
-    return np.concatenate([x, pad], axis=1)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -104,10 +62,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     qnet = hdf5.read(args.net)
     plan = plan_network(qnet)
-    x = _plan_inputs(args, qnet)
     act = None
-    if x is not None:
-        from sg_lava.activity import measure_activity
+    if args.inputs or args.data or args.task is not None:
+        from sg_lava.activity import activity_inputs, measure_activity
+
+        x = activity_inputs(qnet, args.samples, args.inputs, args.data, args.task, args.seed)
 
         act = measure_activity(qnet, x, plan)
         plan.activity = act.as_dict()
@@ -124,32 +83,41 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sg_lava.processes.network import run_file
+    """Torch-free: the file, the inputs and Lava."""
+    from sg_lava.export import hdf5
+    from sg_lava.files import atomic_write
+    from sg_lava.inputs import load_input_array
+    from sg_lava.processes.runner import encode_inputs, run_samples
 
-    arrays = run_file(args.net, args.input, args.out, args.backend)
-    out = arrays["output"]
+    qnet = hdf5.read(args.net)
+    x = load_input_array(args.input, qnet.input_shape)
+    outs = run_samples(qnet, encode_inputs(qnet, x, args.backend), args.backend)
+    arrays = {f"layer_{i}": a for i, a in enumerate(outs)}
+    arrays["output"] = outs[-1]
+    arrays["latency"] = np.array(qnet.latency)
+    arrays["frac_bits"] = np.array([L.frac_bits for L in qnet.layers])
+    atomic_write(args.out, lambda f: np.savez(f, **arrays))
     print(
-        f"ran {out.shape[0]} sample(s) x {out.shape[1]} steps on Lava ({args.backend}); "
-        f"output lags {int(arrays['latency'])} steps"
+        f"ran {x.shape[0]} sample(s) x {x.shape[1]} steps on Lava ({args.backend}); "
+        f"output lags {qnet.latency} steps"
     )
-    for key in sorted(k for k in arrays if k.startswith("layer_")):
-        a = arrays[key]
-        print(f"{key}: shape {a.shape}, {np.count_nonzero(a)} non-zero")
+    for i, a in enumerate(outs):
+        print(f"layer_{i}: shape {a.shape}, {np.count_nonzero(a)} non-zero")
     print(f"wrote {args.out}")
     return 0
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from sg_lava.verify import plot_rasters, verify
+    from sg_lava.export import hdf5
+    from sg_lava.pipeline import Pipeline
+    from sg_lava.verify import plot_rasters
 
-    res = verify(
-        args.model,
-        args.net,
-        samples=args.samples,
-        steps=args.steps,
-        backend=args.backend,
-        inputs=args.input,
-    )
+    if args.samples < 1:
+        raise UserError("--samples must be at least 1")
+    pipe = Pipeline(args.model)
+    qfile = hdf5.read(args.net)
+    x = pipe.verification_inputs(args.samples, args.steps, args.input)
+    res = pipe.verify(qfile, x, args.backend)
     print(res.table())
     for problem in res.parameter_mismatches:
         print(f"parameter differs between model and file: {problem}")
@@ -183,17 +151,7 @@ def _add_export_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_export)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``sg-lava`` parser with one sub-parser per command."""
-    parser = argparse.ArgumentParser(
-        prog="sg-lava",
-        description="SpikingGamma networks: train in PyTorch, export to HDF5, run and verify on Lava.",
-    )
-    parser.add_argument("--version", action="version", version=f"sg-lava {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    smoke = sub.add_parser("smoke", help="run a tiny fixed-point Lava network (install check)")
-    smoke.set_defaults(func=_cmd_smoke)
-
+def _add_train(sub) -> None:
     from sg_lava.recipes import RECIPES
 
     train = sub.add_parser("train", help="train a SpikingGamma network on a built-in task")
@@ -206,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--per-synapse", action="store_true", help="per-synapse bucket weights")
     train.add_argument(
         "--timing",
-        choices=("lava", "zero"),
+        choices=TIMINGS,
         default=None,
         help="lava: one step of latency per synapse (default); zero: the equations",
     )
@@ -214,13 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
 
-    _add_export_args(
-        sub.add_parser("export", help="quantise a model and write net.h5 (= sg-export)")
-    )
-    inspect = sub.add_parser("inspect", help="summarise a network file")
-    inspect.add_argument("net", help="network file (net.h5)")
-    inspect.set_defaults(func=_cmd_inspect)
 
+def _add_plan(sub) -> None:
     plan = sub.add_parser(
         "plan", help="Loihi 2 resources, cores and chips of net.h5; activity on inputs"
     )
@@ -240,11 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     plan.set_defaults(func=_cmd_plan)
 
+
+def _add_lava_commands(sub) -> None:
     run = sub.add_parser("run", help="run net.h5 on Lava's CPU backend")
     run.add_argument("net", help="network file (net.h5)")
     run.add_argument("--input", required=True, help=".npy of (batch, T, *input_shape)")
     run.add_argument("--out", required=True, help=".npz to write, one array per layer")
-    run.add_argument("--backend", choices=("fixed", "float", "loihi2"), default="fixed")
+    run.add_argument("--backend", choices=BACKENDS, default="fixed")
     run.set_defaults(func=_cmd_run)
 
     ver = sub.add_parser("verify", help="check the Lava run against the model, spike for spike")
@@ -254,9 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--steps", type=int, default=None, help="time steps per sample")
     ver.add_argument("--input", default=None, help=".npy inputs instead of the task's")
     ver.add_argument("--plot", default=None, help="write both rasters and the mismatches here")
-    ver.add_argument("--backend", choices=("fixed", "float", "loihi2"), default="fixed")
+    ver.add_argument("--backend", choices=BACKENDS, default="fixed")
     ver.set_defaults(func=_cmd_verify)
 
+
+def _add_demo(sub) -> None:
     demo = sub.add_parser("demo", help="train, export, run on Lava and verify (the main job)")
     demo.add_argument("--out", default="demo_out", help="folder for every file it writes")
     demo.add_argument("--epochs", type=int, default=None)
@@ -264,6 +221,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--lava-samples", type=int, default=150, help="test samples run on Lava")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sg-lava`` parser with one sub-parser per command."""
+    parser = argparse.ArgumentParser(
+        prog="sg-lava",
+        description="SpikingGamma networks: train in PyTorch, export to HDF5, run and verify on Lava.",
+    )
+    parser.add_argument("--version", action="version", version=f"sg-lava {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    smoke = sub.add_parser("smoke", help="run a tiny fixed-point Lava network (install check)")
+    smoke.set_defaults(func=_cmd_smoke)
+    _add_train(sub)
+    _add_export_args(
+        sub.add_parser("export", help="quantise a model and write net.h5 (= sg-export)")
+    )
+    inspect = sub.add_parser("inspect", help="summarise a network file")
+    inspect.add_argument("net", help="network file (net.h5)")
+    inspect.set_defaults(func=_cmd_inspect)
+    _add_plan(sub)
+    _add_lava_commands(sub)
+    _add_demo(sub)
     return parser
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from sg_lava.experiment import train_task
-from sg_lava.pipeline import deploy, finish
+from sg_lava.report import deploy, finish
 
 
 def run_demo(
@@ -34,7 +34,7 @@ def run_demo(
         flush=True,
     )
     print("2/3 exporting net.h5 and verifying Lava (Loihi2SimCfg, fixed_pt) ...", flush=True)
-    dep = deploy(model, folder, trained.test, lava_samples=lava_samples, progress=progress)
+    dep = deploy(trained.pipeline, folder, trained.test, lava_samples, progress)
     print("3/3 report", flush=True)
     title = "sg-lava demo: delay detection, trained online, verified on Lava"
     return finish(dep, title, f"\nTotal time: {time.perf_counter() - start:.0f} s.\n")

@@ -38,29 +38,13 @@ def synthetic_main(task: str, title: str, doc: str, argv: Sequence[str] | None =
     args = ap.parse_args(argv)
 
     def run() -> int:
-        from sg_lava.experiment import train_task
-        from sg_lava.pipeline import deploy, finish
+        from sg_lava.experiment import task_options, train_task
+        from sg_lava.report import deploy, finish
 
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
-        res = train_task(
-            task,
-            out=folder / "model.pt",
-            epochs=args.epochs,
-            seed=args.seed,
-            mode=args.mode,
-            per_synapse=args.per_synapse,
-            n_train=args.n_train,
-            n_test=args.n_test,
-            progress=not args.quiet,
-        )
-        dep = deploy(
-            folder / "model.pt",
-            folder,
-            res.test,
-            lava_samples=args.lava_samples,
-            progress=not args.quiet,
-        )
+        res = train_task(task, folder / "model.pt", progress=not args.quiet, **task_options(args))
+        dep = deploy(res.pipeline, folder, res.test, args.lava_samples, not args.quiet)
         return finish(dep, title)
 
     return guarded(task, run)
@@ -91,7 +75,8 @@ def deploy_dataset(
     """Train on (x, y) pairs read out over the second half of each sample, then deploy."""
     import torch
 
-    from sg_lava.pipeline import finish, train_and_deploy
+    from sg_lava.experiment import train_and_save
+    from sg_lava.report import deploy, finish
     from sg_lava.tasks import TaskData
     from sg_lava.training import TrainConfig
 
@@ -106,15 +91,19 @@ def deploy_dataset(
         batch_size=args.batch_size,
         seed=args.seed,
     )
-    dep = train_and_deploy(
-        name,
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    train_data, test_data = task(*train), task(*test)
+    samples = {"calibration": train_data.x[:64], "test": test_data.x[:verify_samples]}
+    res = train_and_save(
         config,
-        task(*train),
-        task(*test),
-        Path(args.out),
+        train_data,
+        test_data,
         cfg,
-        verify_samples=verify_samples,
-        lava_samples=args.lava_samples,
-        progress=not args.quiet,
+        folder / "model.pt",
+        {"name": name},
+        samples,
+        not args.quiet,
     )
-    return finish(dep, title)
+    print(f"trained {name} in {res.seconds:.0f} s ({cfg.mode}, {cfg.epochs} epochs)", flush=True)
+    return finish(deploy(res.pipeline, folder, test_data, args.lava_samples, not args.quiet), title)

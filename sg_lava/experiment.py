@@ -1,6 +1,8 @@
-"""Train a built-in task end to end: generate data, train, evaluate float and fixed, save.
+"""Train end to end: data, network, training, ``model.pt``, and the accuracies that matter.
 
-Shared by ``sg-lava train``, the demo and the deploy examples.
+Shared by ``sg-lava train``, the demo and the deploy examples. The fixed-point accuracy
+reported is that of the network ``sg-export`` writes — quantised and calibrated by the same
+:class:`~sg_lava.pipeline.Pipeline` — never another one.
 """
 
 from __future__ import annotations
@@ -12,28 +14,76 @@ from typing import Any
 
 from sg_lava.model_io import save_model
 from sg_lava.network import GammaNetwork
-from sg_lava.quantize import quantize_network
+from sg_lava.pipeline import Pipeline
 from sg_lava.recipes import dense_config, recipe
-from sg_lava.tasks import TaskData, make_task
-from sg_lava.training import TrainConfig, fixed_accuracy, float_accuracy, seed_everything, train
+from sg_lava.tasks import TaskData, make_task, split_seed
+from sg_lava.training import TrainConfig, float_accuracy, seed_everything, train
+
+# train_task's options that command lines (sg-lava train, the deploy examples) pass through
+TASK_OPTIONS = (
+    "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss"
+)  # fmt: skip
+
+
+def task_options(args: Any) -> dict[str, Any]:
+    """The :data:`TASK_OPTIONS` an ``argparse`` namespace has."""
+    return {k: getattr(args, k) for k in TASK_OPTIONS if hasattr(args, k)}
 
 
 @dataclass
 class TrainResult:
     """What a training run produced."""
 
-    net: GammaNetwork
-    task: dict[str, Any]
+    pipeline: Pipeline  # the saved model, loaded back: export, verify and deploy go through it
     test: TaskData
     float_accuracy: float
     fixed_accuracy: float
     seconds: float
     history: list[dict] = field(default_factory=list)
 
+    @property
+    def net(self) -> GammaNetwork:
+        return self.pipeline.net
+
+
+def train_and_save(
+    config: dict[str, Any],
+    train_data: TaskData,
+    test_data: TaskData,
+    cfg: TrainConfig,
+    out: str | Path,
+    task: dict[str, Any],
+    samples: dict | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a network of ``config`` on ``train_data``, save it, measure it on ``test_data``.
+
+    ``samples`` (calibration and test inputs) go into the file for tasks that cannot be
+    regenerated from a seed (datasets).
+    """
+    seed_everything(cfg.seed)
+    net = GammaNetwork(config)
+    start = time.perf_counter()
+    history = train(net, train_data, cfg, progress=progress)
+    seconds = time.perf_counter() - start
+    acc = float_accuracy(net, test_data)
+    info = {
+        "mode": cfg.mode,
+        "epochs": cfg.epochs,
+        "seed": cfg.seed,
+        "lr": cfg.lr,
+        "batch_size": cfg.batch_size,
+        "seconds": seconds,
+        "float_accuracy": acc,
+    }
+    save_model(net, out, task=task, train=info, samples=samples)
+    pipe = Pipeline(out)
+    return TrainResult(pipe, test_data, acc, pipe.fixed_accuracy(test_data), seconds, history)
+
 
 def train_task(
     task: str,
-    out: str | Path | None = None,
+    out: str | Path,
     epochs: int | None = None,
     seed: int = 0,
     mode: str = "online",
@@ -45,41 +95,21 @@ def train_task(
     loss: str = "ce",
     progress: bool = True,
 ) -> TrainResult:
-    """Train the recipe of ``task`` and (if ``out``) save ``model.pt``."""
+    """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``."""
     r = recipe(task)
-    seed_everything(seed)
     params = {**r["task"], "resolution": resolution}
     n_train = n_train or r["n_train"]
     n_test = n_test or r["n_test"]
-    train_data = make_task(task, n_train, seed=2 * seed + 1, **params)
-    test_data = make_task(task, n_test, seed=2 * seed + 2, **params)
+    train_data = make_task(task, n_train, seed=split_seed(seed, "train"), **params)
+    test_data = make_task(task, n_test, seed=split_seed(seed, "test"), **params)
     neuron = {**r["network"], "per_synapse": per_synapse}
     if timing:
         neuron["timing"] = timing
     if resolution != 1:  # same physical time constants at a finer step: alpha -> alpha**(1/r)
         neuron["F"] = neuron["F"] / resolution
     config = dense_config(train_data.x.shape[-1], r["hidden"], train_data.n_classes, **neuron)
-    net = GammaNetwork(config)
     cfg = TrainConfig(
         mode=mode, seed=seed, loss=loss, **{**r["train"], **({"epochs": epochs} if epochs else {})}
     )
-    start = time.perf_counter()
-    history = train(net, train_data, cfg, progress=progress)
-    seconds = time.perf_counter() - start
-    acc = float_accuracy(net, test_data)
-    qnet, _ = quantize_network(net)
-    acc_fixed = fixed_accuracy(qnet, test_data)
-    task_info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
-    if out is not None:
-        train_info = {
-            "mode": mode,
-            "epochs": cfg.epochs,
-            "seed": seed,
-            "lr": cfg.lr,
-            "batch_size": cfg.batch_size,
-            "seconds": seconds,
-            "float_accuracy": acc,
-            "fixed_accuracy": acc_fixed,
-        }
-        save_model(net, out, task=task_info, train=train_info)
-    return TrainResult(net, task_info, test_data, acc, acc_fixed, seconds, history)
+    info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
+    return train_and_save(config, train_data, test_data, cfg, out, info, progress=progress)

@@ -1,8 +1,9 @@
 """The exact Loihi 2 fixed-point reference: integer dynamics, batched on int64 tensors.
 
-Implements ``docs/fixed_point.md`` step for step. The Lava ``fixed_pt`` ProcessModel
-implements the same document independently (in numpy); agreement between the two,
-spike for spike, is what ``sg-lava verify`` checks.
+Implements ``docs/fixed_point.md`` step for step, batched over samples. The Lava
+``fixed_pt`` ProcessModel implements the same document independently, per neuron (a numba
+kernel, ``processes/gamma_neuron/kernel.py``); agreement between the two, spike for spike,
+is what ``sg-lava verify`` checks.
 
 All arithmetic is exact in int64; every rounding, shift and saturation is the one the
 document names. Saturations are counted per layer and per quantity, never silent.
@@ -127,14 +128,15 @@ class FixedNetwork:
         self.spec = qnet.spec
         self.params = []
         for layer in qnet.layers:
+            n = layer.neuron
             v = None
-            if layer.bucket_weight is not None:
-                v = torch.as_tensor(layer.bucket_weight, dtype=torch.int64)
+            if n.bucket_weight is not None:
+                v = torch.as_tensor(n.bucket_weight, dtype=torch.int64)
                 v = v.view(layer.K, -1, *([1, 1] if layer.kind == "conv" else []))
-            bias = torch.as_tensor(layer.bias, dtype=torch.int64)
+            bias = torch.as_tensor(n.bias, dtype=torch.int64)
             self.params.append(
                 {
-                    "decay": torch.as_tensor(layer.decay, dtype=torch.int64),
+                    "decay": torch.as_tensor(n.decay, dtype=torch.int64),
                     "bias": _channel(layer, bias),
                     "v": v,
                 }
@@ -162,13 +164,14 @@ class FixedNetwork:
         ``out`` is the spike payload (hidden layers) or the readout ``x`` (output layer).
         """
         layer, p, spec = self.qnet.layers[i], self.params[i], self.spec
+        n = layer.neuron
         nb, db = spec.state_bits, spec.decay_bits
         a = synapse(layer, s)
         if layer.kind == "conv":  # Lava's Conv wraps its accumulator to 24 bits
             a = sat.wrap(a, nb, i, "synapse")
         else:  # Lava's Dense keeps the sum exact in int32: beyond that is an overflow
             sat.count_outside(a, spec.sum_bits, i, "synapse")
-        c = sat.sat(shift(a, layer.drive_exp), nb, i, "drive")
+        c = sat.sat(shift(a, n.drive_exp), nb, i, "drive")
         d = p["decay"].view(1, -1, *([1] * len(layer.shape)))
         B = st.buckets
         if layer.per_synapse:
@@ -181,12 +184,12 @@ class FixedNetwork:
             prev = torch.cat([c.unsqueeze(1), decay(B[:, :-1], (1 << db) - d[:, 1:], db)], 1)
             B = sat.sat(decay(B, d, db) + prev, nb, i, "bucket")
             acc = (B * p["v"].unsqueeze(0)).sum(1)
-            x = sat.sat(shift(acc, -layer.bucket_weight_exp) + p["bias"], nb, i, "readout")
+            x = sat.sat(shift(acc, -n.bucket_weight_exp) + p["bias"], nb, i, "readout")
         if layer.is_output:
             return x, FixedState(B, st.estimate, st.y_prev, st.pending)
         y = x.clamp(min=0)
-        theta = sat.sat(layer.theta0 + ((layer.mf * st.y_prev) >> spec.mf_bits), nb, i, "threshold")
-        pred = decay(st.estimate, layer.decay_out, db)
+        theta = sat.sat(n.theta0 + ((n.mf * st.y_prev) >> spec.mf_bits), nb, i, "threshold")
+        pred = decay(st.estimate, n.decay_out, db)
         fire = 2 * (y - pred) > theta
         out = torch.where(fire, theta, torch.zeros_like(theta))
         estimate = sat.sat(pred + out, nb, i, "estimate")

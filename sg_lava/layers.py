@@ -16,6 +16,7 @@ import torch.nn.functional as fn
 from torch import Tensor, nn
 
 from sg_lava import dynamics
+from sg_lava.export.qnet import conv_output_hw
 
 
 class GammaLayer(nn.Module):
@@ -69,12 +70,6 @@ class GammaLayer(nn.Module):
         return dynamics.readout(
             z, self.channel_view(self.bucket_weight), self.channel_view(self.bias)
         )
-
-    def drives(self, s: Tensor) -> Tensor:
-        """Postsynaptic drive: ``W s`` (batch, *out), or K drives (batch, K, *out)."""
-        if not self.per_synapse:
-            return self.synapse(s, self.weight)
-        return torch.stack([self.synapse(s, self.weight * v) for v in self.bucket_weight], 1)
 
 
 class GammaDense(GammaLayer):
@@ -146,12 +141,9 @@ class GammaConv2d(GammaLayer):
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 3 or input_shape[0] != self.in_channels:
             raise ValueError(f"conv layer expects ({self.in_channels}, H, W), got {input_shape}")
-        hw = [
-            (n + 2 * p - d * (k - 1) - 1) // s + 1
-            for n, p, d, k, s in zip(
-                input_shape[1:], self.padding, self.dilation, self.kernel_size, self.stride
-            )
-        ]
+        hw = conv_output_hw(
+            input_shape[1:], self.kernel_size, self.stride, self.padding, self.dilation
+        )
         if min(hw) < 1:
             raise ValueError(f"conv layer leaves no output for input {input_shape}")
         return (self.out_channels, *hw)

@@ -21,9 +21,9 @@ import torch
 from torch import Tensor, nn
 
 from sg_lava import dynamics
+from sg_lava.export.qnet import TIMINGS, latency
 from sg_lava.layers import Flatten, GammaConv2d, GammaDense, GammaLayer, SumPool2d
 
-TIMINGS = ("zero", "lava")
 DEFAULTS: dict[str, Any] = {
     "K": 4,
     "F": 0.5,
@@ -146,7 +146,7 @@ class GammaNetwork(nn.Module):
     @property
     def latency(self) -> int:
         """Steps by which the Lava-aligned output lags the equations (one per synapse)."""
-        return len(self.gamma_layers) if self.timing == "lava" else 0
+        return latency(len(self.gamma_layers), self.timing)
 
     def initial_state(self, batch: int, device=None) -> list[LayerState]:
         """All-zero state for ``batch`` samples."""

@@ -1,171 +1,229 @@
-"""From a trained model to a verified Lava deployment, with a report a person can read.
+"""One model file on its way to a verified deployment: the one path from model to result.
 
-Shared by ``make demo`` (``sg-lava demo``) and the deploy examples: export ``net.h5``,
-verify Lava against the integer reference spike for spike, draw the rasters, measure the
-accuracy of float, fixed point and Lava on held-out data, and write ``report.md``.
+A :class:`Pipeline` loads a model file once, quantises it once (calibrated on the model's
+own data, exactly as ``sg-export`` writes it), runs the integer reference once per input
+set and builds a Lava network once per file and input set. ``sg-export``, ``sg-lava
+verify``, the demo and the deploy examples all go through it, so what is exported, what
+is verified and what is reported are the same network.
+
+Flow (``docs/architecture.md``): model.pt -> :attr:`Pipeline.quantized` -> :meth:`export`
+(net.h5) -> :meth:`verify` (Lava from the file vs the reference from the model).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from sg_lava.exporter import export_model, format_report
-from sg_lava.fixed import FixedNetwork
+from sg_lava import __version__
+from sg_lava.errors import UserError
+from sg_lava.export import hdf5
+from sg_lava.export.qnet import QuantizedNetwork
+from sg_lava.files import file_sha256
+from sg_lava.fixed import FixedNetwork, Saturation
 from sg_lava.model_io import load_model
-from sg_lava.processes.network import run_samples
-from sg_lava.tasks import TaskData
-from sg_lava.training import float_accuracy, pad_steps, predict, shift_mask
-from sg_lava.verify import VerifyResult, plot_rasters, verify
+from sg_lava.quantize import LayerReport, quantize_network
+from sg_lava.tasks import TaskData, task_split
+from sg_lava.timing import fit_steps, pad_steps, predict, shift_mask
+from sg_lava.verify import VerifyResult, compare, parameter_mismatches
+
+MAX_SHARE = 0.001  # refuse above 0.1 % of weights clipped or of state values saturated
+CALIBRATION_SAMPLES = 64
+STORED = {"train": "calibration", "test": "test"}  # samples a model file may carry, by split
 
 
 @dataclass
-class Deployment:
-    """Everything the report says."""
+class Reference:
+    """One run of the integer reference: output readout, hidden spikes, saturation."""
 
-    folder: Path
-    float_accuracy: float
-    fixed_accuracy: float
-    lava_accuracy: float
-    lava_samples: int
-    lava_matches_fixed: bool
-    spike_rates: list[float]
-    sizes: dict[str, int]
-    verify: VerifyResult
-    export_report: str
+    output: Tensor  # (B, T, *out_shape)
+    spikes: list[Tensor]  # per hidden layer (B, T, *shape)
+    saturation: Saturation
 
-    def report(self, title: str) -> str:
-        rates = ", ".join(f"layer {i}: {r:.3f}" for i, r in enumerate(self.spike_rates))
-        lines = [
-            f"# {title}",
-            "",
-            "| | accuracy |",
-            "|---|---|",
-            f"| float model (PyTorch) | {self.float_accuracy:.4f} |",
-            f"| fixed-point reference (integers) | {self.fixed_accuracy:.4f} |",
-            f"| Lava, Loihi2SimCfg fixed_pt ({self.lava_samples} samples) | {self.lava_accuracy:.4f} |",
-            "",
-            f"Lava predictions equal the fixed-point reference's on those samples: "
-            f"{'yes' if self.lava_matches_fixed else 'NO'}.",
-            "",
-            f"Spikes per neuron per step (hidden layers, fixed point, test set): {rates}.",
-            "",
-            "Files: " + ", ".join(f"`{k}` {v / 1024:.1f} KiB" for k, v in self.sizes.items()) + ".",
-            "",
-            "## Quantisation",
-            "",
-            "```",
-            self.export_report,
-            "```",
-            "",
-            "## Verification (Lava vs fixed-point reference)",
-            "",
-            "```",
-            self.verify.table(),
-            self.verify.summary_line(),
-            "```",
-            "",
-            "![rasters](raster.png)",
-        ]
-        return "\n".join(lines) + "\n"
+    def layers(self, n: int | None = None) -> list[np.ndarray]:
+        """Every layer's output as numpy arrays (hidden spikes, then the readout)."""
+        return [t[:n].numpy() for t in (*self.spikes, self.output)]
 
 
-def lava_predictions(
-    qnet, x_int: np.ndarray, mask: torch.Tensor, progress: bool = True
-) -> np.ndarray:
-    """Classes predicted from Lava's output readout, one compiled network for all samples."""
-    out = run_samples(qnet, x_int, progress=progress)[-1]
-    return predict(torch.as_tensor(out).double(), mask).numpy()
+@dataclass
+class ExportResult:
+    """What ``sg-export`` wrote and what quantisation did."""
+
+    qnet: QuantizedNetwork
+    reports: list[LayerReport]
+    saturation: Saturation | None
+    sat_share: list[float]
+
+    def table(self) -> str:
+        """The quantisation report as a table."""
+        lines = ["layer  type   weight bits  exp  clipped  zeroed  bucket-w exp  saturated"]
+        for r, share in zip(self.reports, self.sat_share):
+            sat = f"{100 * share:8.3f}%" if self.saturation is not None else "   (n/a)"
+            lines.append(
+                f"{r.index:>5}  {r.kind:<5}  {r.weight_bits:>11}  {r.weight_exp:>3}  "
+                f"{100 * r.clipped:6.2f}%  {100 * r.weight_zeroed:5.1f}%  "
+                f"{r.bucket_weight_exp:>12}  {sat}"
+            )
+        if self.saturation is None:
+            lines.append("(no task recorded in the model: saturation not measured)")
+        return "\n".join(lines)
 
 
-def deploy(
-    model_path: Path,
-    folder: Path,
-    test: TaskData,
-    verify_samples: int = 8,
-    lava_samples: int = 150,
-    progress: bool = True,
-) -> Deployment:
-    """Export, verify and evaluate a trained model; files go to ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    net_path = folder / "net.h5"
-    exported = export_model(model_path, net_path)
-    qnet = exported.qnet
-    res = verify(model_path, net_path, samples=verify_samples)
-    plot_rasters(res, folder / "raster.png")
-    net, _ = load_model(model_path)
-    lag = qnet.latency
-    x = pad_steps(test.x, lag)
-    mask = shift_mask(test.mask, lag)
-    x_int = qnet.quantize_input(x.numpy())
-    out, spikes, _ = FixedNetwork(qnet).run(x_int)
-    fixed_pred = predict(out.double(), mask).numpy()
-    fixed_acc = float(np.mean(fixed_pred == test.y.numpy()))
-    rates = [float(np.count_nonzero(s.numpy()) / s.numel()) for s in spikes]
-    n = min(lava_samples, len(test))
-    lava_pred = lava_predictions(qnet, x_int[:n], mask[:n], progress)
-    lava_acc = float(np.mean(lava_pred == test.y.numpy()[:n]))
-    sizes = {p.name: p.stat().st_size for p in (Path(model_path), net_path)}
-    return Deployment(
-        folder,
-        float_accuracy(net, test),
-        fixed_acc,
-        lava_acc,
-        n,
-        bool(np.array_equal(lava_pred, fixed_pred[:n])),
-        rates,
-        sizes,
-        res,
-        format_report(exported),
-    )
+class Pipeline:
+    """A trained model and everything derived from it, each computed once."""
 
+    def __init__(self, model_path: str | Path) -> None:
+        self.model_path = Path(model_path)
+        self.net, self.payload = load_model(self.model_path)
+        self._references: dict[tuple, Reference] = {}
 
-def finish(dep: Deployment, title: str, extra: str = "") -> int:
-    """Write ``report.md``, print it and end with the verify line; returns the exit code."""
-    from sg_lava.files import atomic_write
+    @property
+    def latency(self) -> int:
+        return self.net.latency
 
-    report = dep.report(title) + extra
-    atomic_write(dep.folder / "report.md", lambda f: f.write(report.encode()))
-    print(report)
-    print(f"files in {dep.folder}/: model.pt, net.h5, raster.png, report.md")
-    print(dep.verify.summary_line())
-    return 0 if dep.verify.ok and dep.lava_matches_fixed else 1
+    def inputs(self, split: str, n: int) -> Tensor | None:
+        """Up to ``n`` inputs of the model's own data, padded for its latency: the samples
+        stored in the file, else the recorded task's split; None if the model has neither."""
+        stored = (self.payload.get("samples") or {}).get(STORED[split])
+        if isinstance(stored, torch.Tensor):
+            return pad_steps(stored[:n], self.latency)
+        task = self.payload.get("task") or {}
+        if not task.get("name"):
+            return None
+        try:
+            data = task_split(task, split, n)
+        except (KeyError, TypeError) as err:
+            raise UserError(f"{self.model_path}: cannot regenerate its task ({err})") from None
+        return pad_steps(data.x, self.latency)
 
+    @cached_property
+    def calibration(self) -> Tensor | None:
+        """Calibration inputs: the first samples of the training split."""
+        return self.inputs("train", CALIBRATION_SAMPLES)
 
-def train_and_deploy(
-    name: str,
-    config: dict,
-    train_data: TaskData,
-    test_data: TaskData,
-    folder: Path,
-    cfg,
-    verify_samples: int = 4,
-    lava_samples: int = 50,
-    progress: bool = True,
-) -> Deployment:
-    """Train a network on data (e.g. a dataset), save it with a few of its inputs, deploy."""
-    import time
+    @cached_property
+    def quantized(self) -> tuple[QuantizedNetwork, list[LayerReport]]:
+        """The integer network (calibrated when the model has data) and its layer reports."""
+        return quantize_network(self.net, calibration=self.calibration)
 
-    from sg_lava.model_io import save_model
-    from sg_lava.network import GammaNetwork
-    from sg_lava.training import seed_everything, train
+    @property
+    def qnet(self) -> QuantizedNetwork:
+        return self.quantized[0]
 
-    seed_everything(cfg.seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    net = GammaNetwork(config)
-    start = time.perf_counter()
-    train(net, train_data, cfg, progress=progress)
-    seconds = time.perf_counter() - start
-    model = folder / "model.pt"
-    save_model(
-        net,
-        model,
-        task={"name": name},
-        train={"mode": cfg.mode, "epochs": cfg.epochs, "seed": cfg.seed, "seconds": seconds},
-        samples={"calibration": train_data.x[:64], "test": test_data.x[:verify_samples]},
-    )
-    print(f"trained {name} in {seconds:.0f} s ({cfg.mode}, {cfg.epochs} epochs)", flush=True)
-    return deploy(model, folder, test_data, verify_samples, lava_samples, progress)
+    def reference(self, name: str, x: Tensor, timing: str | None = None) -> Reference:
+        """The integer reference on inputs ``x``, run once per ``name`` and timing."""
+        timing = timing or self.qnet.timing
+        key = (name, timing, tuple(x.shape))
+        if key not in self._references:
+            out, spikes, sat = FixedNetwork(self.qnet).run(
+                self.qnet.quantize_input(x.numpy()), timing
+            )
+            self._references[key] = Reference(out, spikes, sat)
+        return self._references[key]
+
+    def saturation_shares(self) -> tuple[Saturation | None, list[float]]:
+        """Saturation on the calibration inputs, as a share of each layer's state values."""
+        shares = [0.0] * len(self.qnet.layers)
+        if self.calibration is None:
+            return None, shares
+        sat = self.reference("calibration", self.calibration).saturation
+        steps = self.calibration.shape[0] * self.calibration.shape[1]
+        for (layer, _what), count in sat.counts.items():
+            shares[layer] += count / (steps * self.qnet.layers[layer].n_neurons)
+        return sat, shares
+
+    def export(self, out_path: str | Path, allow_saturation: bool = False) -> ExportResult:
+        """Write ``net.h5``; refuses heavy clipping or saturation unless allowed."""
+        qnet, reports = self.quantized
+        sat, shares = self.saturation_shares()
+        res = ExportResult(qnet, reports, sat, shares)
+        worst = max([r.clipped for r in reports] + shares)
+        if worst > MAX_SHARE and not allow_saturation:
+            raise UserError(
+                f"quantisation would clip or saturate {100 * worst:.2f}% of values in some "
+                f"layer (limit {100 * MAX_SHARE:.1f}%); retrain, or pass --allow-saturation"
+            )
+        hdf5.write(qnet, out_path, self.provenance())
+        return res
+
+    def provenance(self) -> dict[str, Any]:
+        """What ``net.h5`` records about where it came from."""
+        return {
+            "sg_lava_version": __version__,
+            "source": self.model_path.name,
+            "source_sha256": file_sha256(self.model_path),
+            "task": (self.payload.get("task") or {}).get("name", ""),
+        }
+
+    def fixed_accuracy(self, data: TaskData, name: str = "test") -> float:
+        """Held-out accuracy of the exported integer network, in its own timing."""
+        lag = self.latency
+        ref = self.reference(name, pad_steps(data.x, lag))
+        pred = predict(ref.output.double(), shift_mask(data.mask, lag))
+        return float((pred == data.y).double().mean())
+
+    def verification_inputs(self, samples: int, steps: int | None, inputs=None) -> Tensor:
+        """Inputs for ``verify``: a ``.npy`` file, else the model's held-out samples."""
+        from sg_lava.inputs import load_input_array
+
+        if inputs:
+            x = torch.as_tensor(load_input_array(inputs, tuple(self.net.input_shape)))
+        else:
+            x = self.inputs("test", samples)
+            if x is None:
+                raise UserError("the model records no task; give inputs with --input x.npy")
+        return fit_steps(x, steps)
+
+    def verify(
+        self,
+        qfile: QuantizedNetwork,
+        x: Tensor,
+        backend: str = "fixed",
+        reference: list[np.ndarray] | None = None,
+        progress: bool = False,
+    ) -> VerifyResult:
+        """Lava (built from ``qfile``) against the reference (from the model) on ``x``.
+
+        ``reference`` may pass the Lava-timed reference of ``x`` when the caller already has
+        it (the deployment's test-set run); otherwise it is run here.
+        """
+        from sg_lava.processes.runner import encode_inputs, run_samples
+
+        if tuple(self.net.input_shape) != tuple(qfile.input_shape):
+            raise UserError(
+                f"model input {self.net.input_shape} and file input {qfile.input_shape} differ"
+            )
+        lava = run_samples(qfile, encode_inputs(qfile, x.numpy(), backend), backend, progress)
+        if backend == "float":
+            return self._verify_float(qfile, x, lava)
+        if reference is None:
+            reference = self.reference("verify", x, timing="lava").layers()
+        layers, first = compare(qfile, reference, lava)
+        return VerifyResult(
+            layers,
+            first,
+            reference,
+            lava,
+            backend,
+            parameter_mismatches(self.qnet, qfile),
+            output_scale=2.0 ** -qfile.layers[-1].frac_bits,
+        )
+
+    def _verify_float(
+        self, qfile: QuantizedNetwork, x: Tensor, lava: list[np.ndarray]
+    ) -> VerifyResult:
+        """Lava floating_pt (file parameters) against the float model: agreement within 5 %."""
+        with torch.no_grad():
+            net = copy.deepcopy(self.net).double()
+            out, spikes = net(x.double(), timing="lava", return_spikes=True)
+        reference = [s.numpy() for s in spikes] + [out.numpy()]
+        lava = [a / 2.0**L.frac_bits for a, L in zip(lava, qfile.layers)]
+        layers, first = compare(qfile, reference, lava, close=0.05)
+        return VerifyResult(layers, first, reference, lava, "float")

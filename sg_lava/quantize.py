@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import Tensor
 
+from sg_lava.export.neuron import GammaParams
 from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
 from sg_lava.layers import Flatten, GammaConv2d, GammaDense, GammaLayer, SumPool2d
 from sg_lava.network import GammaNetwork
@@ -161,21 +162,23 @@ def quantize_network(
     the synaptic sums in range too, so that saturation is the exception.
     """
     spec = spec or FixedPointSpec()
-    n = len(fold_pooling(net))
-    frac = [spec.state_frac_bits] * n
-    sum_limit: list[float | None] = [None] * n
+    folded = fold_pooling(net)
+    frac = [spec.state_frac_bits] * len(folded)
+    sum_peaks: list[float | None] | None = None
     if calibration is not None:
-        frac, sum_limit = _calibrate(net, spec, calibration)
-    return _quantize(net, spec, frac, sum_limit)
+        frac, sum_peaks = _calibrate(net, folded, spec, calibration)
+    return _quantize(net, folded, spec, frac, sum_peaks)
 
 
 def _calibrate(
-    net: GammaNetwork, spec: FixedPointSpec, x: Tensor
+    net: GammaNetwork, folded: list[tuple[GammaLayer, dict]], spec: FixedPointSpec, x: Tensor
 ) -> tuple[list[int], list[float | None]]:
+    """Per layer: the state scale that fits the largest state seen in a wide integer run,
+    and the largest synaptic sum (value units)."""
     from sg_lava.fixed import FixedNetwork  # local: fixed imports nothing from here
 
     wide = CALIBRATION_SPEC
-    qnet, _ = _quantize(net, wide, [wide.state_frac_bits] * len(fold_pooling(net)), None)
+    qnet, _ = _quantize(net, folded, wide, [wide.state_frac_bits] * len(folded), None)
     _, _, sat = FixedNetwork(qnet).run(qnet.quantize_input(x.numpy()))
     limit = float((1 << (spec.state_bits - 1)) - 1)
     frac, sums = [], []
@@ -188,79 +191,80 @@ def _calibrate(
             else spec.state_frac_bits
         )
         in_frac = wide.input_frac_bits if i == 0 else wide.state_frac_bits
-        a_peak = sat.peaks.get((i, "synapse"), 0) / 2.0 ** (layer.weight_exp + in_frac)
+        a_peak = sat.peaks.get((i, "synapse"), 0) / 2.0 ** (layer.neuron.weight_exp + in_frac)
         sums.append(a_peak or None)
     return frac, sums
 
 
 def _quantize(
-    net: GammaNetwork, spec: FixedPointSpec, frac: list[int], sum_peaks: list[float | None] | None
+    net: GammaNetwork,
+    folded: list[tuple[GammaLayer, dict]],
+    spec: FixedPointSpec,
+    frac: list[int],
+    sum_peaks: list[float | None] | None,
 ) -> tuple[QuantizedNetwork, list[LayerReport]]:
-    folded = fold_pooling(net)
     one = 1 << spec.decay_bits
-    limit = float((1 << (spec.state_bits - 1)) - 1)
     decays = [
         np.clip(np.round(m.alpha.detach().double().numpy() * one), 1, one - 1).astype(np.int64)
         for m, _ in folded
     ]
     layers, reports = [], []
     for i, (module, g) in enumerate(folded):
-        F = frac[i]
         in_frac = spec.input_frac_bits if i == 0 else frac[i - 1]
-        w = g["weight"].numpy()
-        if module.per_synapse:
-            w = (g["weight"].unsqueeze(0) * g["bucket_weight"]).numpy()
-        wexp = power_of_two_exp(
-            float(np.abs(w).max(initial=0.0)), 2 * ((1 << (spec.weight_bits - 1)) - 1)
-        )
         peak = sum_peaks[i] if sum_peaks and module.kind == "conv" else None
-        if peak:  # keep conv sums a = sum(weight * s) inside the range where Lava wraps them
-            wexp = min(wexp, power_of_two_exp(peak * HEADROOM, limit) - in_frac)
-        wq, wexp, wclip, wzero = quantize_weight(w, spec.weight_bits, wexp)
+        wq, wexp, wclip, wzero = _synapse_weight(module, g, spec, in_frac, peak)
         vq, vexp, vclip = None, 0, 0.0
         if not module.per_synapse:
             vq, vexp, vclip = quantize_mantissa(g["bucket_weight"].numpy(), spec.bucket_weight_bits)
+        bias, bias_clipped = _bias(module, frac[i], spec)
         last = i == len(folded) - 1
-        bias = np.round(module.bias.detach().double().numpy() * 2.0**F)
-        bias_clipped = float(np.mean(np.abs(bias) > limit))
-        bias = np.clip(bias, -limit, limit).astype(np.int64)
+        neuron = GammaParams(
+            decay=decays[i],
+            bucket_weight=vq,
+            bucket_weight_exp=vexp,
+            bias=bias,
+            drive_exp=frac[i] - wexp - in_frac,
+            theta0=int(round(net.theta0 * 2 ** frac[i])),
+            mf=int(round(net.m_f * 2**spec.mf_bits)),
+            decay_out=0 if last else int(decays[i + 1][0]),
+            is_output=last,
+            per_synapse=module.per_synapse,
+            frac_bits=frac[i],
+            weight_exp=wexp,
+        )
+        geometry = {k: tuple(g[k]) for k in ("stride", "padding", "dilation") if k in g}
+        shapes = (tuple(int(n) for n in g["in_shape"]), tuple(int(n) for n in g["shape"]))
         layers.append(
-            QuantLayer(
-                kind=module.kind,
-                in_shape=tuple(int(n) for n in g["in_shape"]),
-                shape=tuple(int(n) for n in g["shape"]),
-                weight=wq,
-                weight_exp=wexp,
-                bias=bias,
-                decay=decays[i],
-                drive_exp=F - wexp - in_frac,
-                theta0=int(round(net.theta0 * 2**F)),
-                mf=int(round(net.m_f * 2**spec.mf_bits)),
-                decay_out=0 if last else int(decays[i + 1][0]),
-                is_output=last,
-                per_synapse=module.per_synapse,
-                frac_bits=F,
-                bucket_weight=vq,
-                bucket_weight_exp=vexp,
-                stride=tuple(g.get("stride", (1, 1))),
-                padding=tuple(g.get("padding", (0, 0))),
-                dilation=tuple(g.get("dilation", (1, 1))),
-                flatten_from=g["flatten_from"],
-            )
+            QuantLayer(module.kind, *shapes, wq, neuron, flatten_from=g["flatten_from"], **geometry)
         )
         reports.append(
             LayerReport(
-                i,
-                module.kind,
-                spec.weight_bits,
-                wexp,
-                wclip,
-                wzero,
-                vexp,
-                vclip,
-                bias_clipped,
+                i, module.kind, spec.weight_bits, wexp, wclip, wzero, vexp, vclip, bias_clipped,
                 [int(d) for d in decays[i]],
             )
-        )
-    qnet = QuantizedNetwork(tuple(net.input_shape), layers, spec, net.timing)
-    return qnet, reports
+        )  # fmt: skip
+    return QuantizedNetwork(tuple(net.input_shape), layers, spec, net.timing), reports
+
+
+def _synapse_weight(
+    module: GammaLayer, g: dict, spec: FixedPointSpec, in_frac: int, sum_peak: float | None
+) -> tuple[np.ndarray, int, float, float]:
+    """Weight mantissas of one folded layer (per-synapse: the K copies ``W * V^k``)."""
+    w = g["weight"].numpy()
+    if module.per_synapse:
+        w = (g["weight"].unsqueeze(0) * g["bucket_weight"]).numpy()
+    wexp = power_of_two_exp(
+        float(np.abs(w).max(initial=0.0)), 2 * ((1 << (spec.weight_bits - 1)) - 1)
+    )
+    if sum_peak:  # keep conv sums a = sum(weight * s) inside the range where Lava wraps them
+        limit = float((1 << (spec.state_bits - 1)) - 1)
+        wexp = min(wexp, power_of_two_exp(sum_peak * HEADROOM, limit) - in_frac)
+    return quantize_weight(w, spec.weight_bits, wexp)
+
+
+def _bias(module: GammaLayer, frac: int, spec: FixedPointSpec) -> tuple[np.ndarray, float]:
+    """Bias in state units, limited to the state range, and the share that clipped."""
+    limit = float((1 << (spec.state_bits - 1)) - 1)
+    bias = np.round(module.bias.detach().double().numpy() * 2.0**frac)
+    clipped = float(np.mean(np.abs(bias) > limit))
+    return np.clip(bias, -limit, limit).astype(np.int64), clipped

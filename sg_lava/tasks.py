@@ -118,8 +118,23 @@ TASKS: dict[str, Callable[..., TaskData]] = {
 }
 
 
+SPLITS = ("train", "test")
+
+
 def make_task(name: str, n: int, seed: int, **params) -> TaskData:
     """Generate ``n`` samples of task ``name``; unknown names raise ``KeyError``."""
     if name not in TASKS:
         raise KeyError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
     return TASKS[name](n, seed, **params)
+
+
+def split_seed(seed: int, split: str) -> int:
+    """The generator seed of a split: train and test of one run never share samples."""
+    return 2 * int(seed) + 1 + SPLITS.index(split)
+
+
+def task_split(task: dict, split: str, n: int) -> TaskData:
+    """``n`` samples of a split of a task recorded in a model file (name, seed, params)."""
+    return make_task(
+        task["name"], n, seed=split_seed(task.get("seed", 0), split), **task.get("params", {})
+    )

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from sg_lava.network import GammaNetwork
 from sg_lava.tasks import TaskData
+from sg_lava.timing import pad_steps, predict, shift_mask
 
 MODES = ("online", "bptt")
 LOSSES = ("ce", "mse")
@@ -126,25 +127,6 @@ def train(
         history.append(entry)
     bar.close()
     return history
-
-
-def predict(output: Tensor, mask: Tensor) -> Tensor:
-    """Class per sample: argmax of the readout summed over the masked steps."""
-    return (output * mask.unsqueeze(-1).to(output.dtype)).sum(1).argmax(-1)
-
-
-def shift_mask(mask: Tensor, steps: int) -> Tensor:
-    """The readout mask delayed by ``steps`` (for Lava-aligned timing)."""
-    if steps == 0:
-        return mask
-    return torch.cat([torch.zeros_like(mask[:, :steps]), mask], 1)
-
-
-def pad_steps(x: Tensor, steps: int) -> Tensor:
-    """Append ``steps`` all-zero time steps so a delayed run loses nothing."""
-    if steps == 0:
-        return x
-    return torch.cat([x, torch.zeros(x.shape[0], steps, *x.shape[2:], dtype=x.dtype)], 1)
 
 
 @torch.no_grad()

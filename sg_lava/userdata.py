@@ -1,8 +1,9 @@
-"""The user's own data set: a folder with one ``.npz`` per split (numpy only).
+"""A user's own data: ``DIR/train.npz`` and ``DIR/test.npz`` with arrays ``x`` and ``y``.
 
-``DIR/<split>.npz`` holds ``x``, float, (n, T, *input_shape), and ``y``, (n,) labels. Every
-problem is a :class:`~sg_lava.errors.UserError` with one line that names the file and what
-is wrong, so the command line can report it without a traceback.
+``x`` is (n, T, *input_shape) float, ``y`` (n,) integer class labels in [0, classes). The
+class is read out over the second half of each sample (the loss and the prediction use those
+steps), as for the dataset examples. Every problem with a file is one clear line naming the
+file (:class:`~sg_lava.errors.UserError`). ``docs/data.md`` documents the format.
 """
 
 from __future__ import annotations
@@ -11,57 +12,66 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sg_lava.errors import UserError
+from sg_lava.tasks import TaskData
 
-KEYS = ("x", "y")
+
+def second_half_mask(n: int, T: int) -> torch.Tensor:
+    """Readout mask (n, T): the second half of every sample."""
+    return (torch.arange(T) >= T // 2).expand(n, T).clone()
 
 
-def split_path(folder: str | Path, split: str) -> Path:
-    """``folder/<split>.npz``; a missing folder or file raises one clear line."""
-    folder = Path(folder)
-    if not folder.is_dir():
+def load_split(
+    folder: str | Path,
+    split: str,
+    n_classes: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> TaskData:
+    """``DIR/<split>.npz`` as a :class:`TaskData`; ``n_classes`` defaults to max(y) + 1.
+
+    With ``input_shape``, samples of another shape are refused (they do not fit the network).
+    """
+    if not Path(folder).is_dir():
         raise UserError(f"data folder not found: {folder}")
-    path = folder / f"{split}.npz"
+    path = Path(folder) / f"{split}.npz"
     if not path.is_file():
-        raise UserError(f"{path} not found: expected arrays x (n, T, ...) and y (n,) in it")
-    return path
-
-
-def _read(path: Path) -> dict[str, np.ndarray]:
+        raise UserError(f"{path}: not found (expected arrays x and y)")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in KEYS if k not in z.files]
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("x", "y") if k not in f]
             if missing:
-                raise UserError(f"{path} has no array {missing[0]!r} (it holds {sorted(z.files)})")
-            return {k: np.asarray(z[k]) for k in KEYS}
+                raise UserError(f"{path}: missing array {missing[0]!r} (has {sorted(f.files)})")
+            x, y = f["x"], f["y"]
     except (ValueError, OSError, zipfile.BadZipFile) as err:
-        raise UserError(f"{path} is not a readable .npz file ({str(err)[:80]})") from None
-
-
-def check_split(
-    path: Path, x: np.ndarray, y: np.ndarray, input_shape: tuple[int, ...] | None
-) -> None:
-    """Shapes, dtypes and values of one split; raises one line for the first problem."""
-    if not np.issubdtype(x.dtype, np.number):
-        raise UserError(f"{path}: x must be numeric, got {x.dtype}")
-    if x.ndim < 3:
-        raise UserError(f"{path}: x has shape {x.shape}; expected (n, T, *input_shape)")
+        raise UserError(f"{path}: not a readable .npz file ({str(err)[:80]})") from None
+    _check(path, x, y, n_classes)
     if input_shape is not None and tuple(x.shape[2:]) != tuple(input_shape):
         want = ", ".join(str(n) for n in input_shape)
         raise UserError(f"{path}: x has shape {x.shape}; the network expects (n, T, {want})")
-    if y.shape != (x.shape[0],):
-        raise UserError(f"{path}: y has shape {y.shape}; expected ({x.shape[0]},), one per sample")
+    classes = int(n_classes if n_classes is not None else y.max() + 1)
+    xt = torch.as_tensor(x.astype(np.float32))
+    return TaskData(
+        xt, torch.as_tensor(y.astype(np.int64)), second_half_mask(*x.shape[:2]), classes
+    )
+
+
+def _check(path: Path, x: np.ndarray, y: np.ndarray, n_classes: int | None) -> None:
+    if x.ndim < 3:
+        raise UserError(f"{path}: x must be (n, T, *input_shape), has shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+        raise UserError(f"{path}: x must hold real numbers, has dtype {x.dtype}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise UserError(f"{path}: y must be ({len(x)},) labels, has shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise UserError(f"{path}: y must hold integer labels, has dtype {y.dtype}")
+    if len(x) == 0:
+        raise UserError(f"{path}: holds no samples")
     if not np.all(np.isfinite(x)):
         raise UserError(f"{path}: x holds NaN or infinite values")
-
-
-def load_npz_split(
-    folder: str | Path, split: str, input_shape: tuple[int, ...] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(x, y)`` of ``folder/<split>.npz``: x float64 (n, T, *input_shape), y (n,)."""
-    path = split_path(folder, split)
-    arrays = _read(path)
-    x, y = arrays["x"], arrays["y"]
-    check_split(path, x, y, input_shape)
-    return x.astype(np.float64), y
+    top = n_classes if n_classes is not None else None
+    if y.min() < 0 or (top is not None and y.max() >= top):
+        raise UserError(
+            f"{path}: labels must lie in [0, {top or 'classes'}), found {y.min()}..{y.max()}"
+        )

@@ -1,9 +1,10 @@
-"""``sg-lava verify``: does the Lava run reproduce the trained model spike for spike?
+"""Compare a Lava run with the reference, spike for spike, and show the result.
 
-The fixed-point reference is rebuilt from ``model.pt`` (the same quantisation, with the
-same calibration, as ``sg-export``); the Lava network is built from ``net.h5`` alone. So
-a file that does not faithfully carry the model — a changed bit, a stale export — shows up
-as a divergence, named by layer, neuron, sample and step.
+:class:`~sg_lava.pipeline.Pipeline` produces both runs — the reference rebuilt from
+``model.pt``, Lava built from ``net.h5`` alone — so a file that does not faithfully carry the
+model (a changed bit, a stale export) shows up here as a divergence, named by layer, neuron,
+sample and step, or as a parameter that differs. This module compares and reports (table,
+summary line, raster plot); it runs nothing.
 """
 
 from __future__ import annotations
@@ -12,19 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from sg_lava.errors import UserError
-from sg_lava.export import hdf5
+from sg_lava.export.neuron import values_equal
 from sg_lava.export.qnet import QuantizedNetwork
-from sg_lava.exporter import quantize_for_export
 from sg_lava.files import atomic_write
-from sg_lava.fixed import FixedNetwork
-from sg_lava.model_io import load_model
-from sg_lava.network import GammaNetwork
-from sg_lava.processes.network import load_input_array, run_samples
-from sg_lava.tasks import make_task
-from sg_lava.training import pad_steps
 
 
 @dataclass
@@ -151,95 +144,14 @@ def compare(
 
 def parameter_mismatches(a: QuantizedNetwork, b: QuantizedNetwork) -> list[str]:
     """Which parameters of which layers differ between two integer networks."""
-    out = []
     if len(a.layers) != len(b.layers):
         return [f"the model has {len(a.layers)} layers, the file {len(b.layers)}"]
+    out = []
     for i, (x, y) in enumerate(zip(a.layers, b.layers)):
-        for name in x.__dataclass_fields__:
-            u, v = getattr(x, name), getattr(y, name)
-            equal = (
-                np.array_equal(np.asarray(u), np.asarray(v))
-                if isinstance(u, np.ndarray) or isinstance(v, np.ndarray)
-                else u == v
-            )
-            if not equal:
-                out.append(f"layer {i}: {name}")
+        pairs = {f: (getattr(x, f), getattr(y, f)) for f in x.__dataclass_fields__ if f != "neuron"}
+        pairs.update({name: (u, getattr(y.neuron, name)) for name, _, u in x.neuron.items()})
+        out += [f"layer {i}: {name}" for name, (u, v) in pairs.items() if not values_equal(u, v)]
     return out
-
-
-def verification_inputs(
-    payload: dict, net: GammaNetwork, samples: int, steps: int | None
-) -> torch.Tensor:
-    """Held-out inputs: those stored in the model, else the task's (its test seed)."""
-    stored = (payload.get("samples") or {}).get("test")
-    if isinstance(stored, torch.Tensor):
-        return fit_steps(pad_steps(stored[:samples], net.latency), steps)
-    task = payload.get("task") or {}
-    if not task.get("name"):
-        raise UserError("the model records no task; give inputs with --input x.npy")
-    data = make_task(
-        task["name"], samples, seed=int(task.get("seed", 0)) * 2 + 2, **task.get("params", {})
-    )
-    x = pad_steps(data.x, net.latency)
-    return fit_steps(x, steps)
-
-
-def fit_steps(x: torch.Tensor, steps: int | None) -> torch.Tensor:
-    if steps is None or steps == x.shape[1]:
-        return x
-    if steps < x.shape[1]:
-        return x[:, :steps]
-    return pad_steps(x, steps - x.shape[1])
-
-
-def verify(
-    model_path: str | Path,
-    net_path: str | Path,
-    samples: int = 4,
-    steps: int | None = None,
-    backend: str = "fixed",
-    inputs: str | Path | None = None,
-) -> VerifyResult:
-    """Run reference and Lava on the same inputs and compare every layer, neuron and step."""
-    if samples < 1:
-        raise UserError("--samples must be at least 1")
-    net, payload = load_model(model_path)
-    qfile = hdf5.read(net_path)
-    if inputs:
-        x = torch.as_tensor(load_input_array(inputs, qfile.input_shape))
-    else:
-        x = verification_inputs(payload, net, samples, steps)
-    x = fit_steps(x, steps)
-    if tuple(net.input_shape) != tuple(qfile.input_shape):
-        raise UserError(f"model input {net.input_shape} and file input {qfile.input_shape} differ")
-    if backend == "float":
-        return _verify_float(net, qfile, x)
-    qref = quantize_for_export(net, payload).qnet
-    x_int = qref.quantize_input(x.numpy())
-    out, spikes, _ = FixedNetwork(qref).run(x_int, timing="lava")
-    reference = [s.numpy() for s in spikes] + [out.numpy()]
-    lava = run_samples(qfile, x_int, backend)
-    layers, first = compare(qfile, reference, lava)
-    return VerifyResult(
-        layers,
-        first,
-        reference,
-        lava,
-        backend,
-        parameter_mismatches(qref, qfile),
-        output_scale=2.0 ** -qfile.layers[-1].frac_bits,
-    )
-
-
-def _verify_float(net: GammaNetwork, qfile: QuantizedNetwork, x: torch.Tensor) -> VerifyResult:
-    """Lava floating_pt (file parameters) against the float model: agreement within 5 %."""
-    with torch.no_grad():
-        out, spikes = net.double()(x.double(), timing="lava", return_spikes=True)
-    reference = [s.numpy() for s in spikes] + [out.numpy()]
-    lava = run_samples(qfile, x.numpy() * 2.0**qfile.spec.input_frac_bits, "float")
-    lava = [a / 2.0**L.frac_bits for a, L in zip(lava, qfile.layers)]
-    layers, first = compare(qfile, reference, lava, close=0.05)
-    return VerifyResult(layers, first, reference, lava, "float")
 
 
 def plot_rasters(res: VerifyResult, path: str | Path, sample: int = 0) -> None:

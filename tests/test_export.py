@@ -67,7 +67,7 @@ def test_standard_groups_read_back_through_netx_netdict(tmp_path):
     assert np.array_equal(folded["stride"], [2, 2]) and folded["weight"].shape == (3, 4, 6, 6)
     dense = layers[4]
     assert np.array_equal(dense["weight"], q.layers[2].weight)
-    assert np.array_equal(dense["bias"], q.layers[2].bias)
+    assert np.array_equal(dense["bias"], q.layers[2].neuron.bias)
     assert dense["neuron"]["type"] == "GAMMA"
     assert int(dense["neuron"].f["K"][()]) == 3
 
@@ -91,7 +91,7 @@ def good_file(tmp_path):
     [
         ("layer/1/weight", np.ones((6, 4), np.float32), "even integers"),
         ("layer/1/weight", np.zeros((5, 4), np.float32), "weight shape"),
-        ("layer/1/neuron/decay", np.array([0, 5, 9]), "decays must lie"),
+        ("layer/1/neuron/decay", np.array([0, 5, 9]), "decay must lie in \\[1, 4095\\]"),
         ("layer/1/neuron/decay_out", np.int64(7), "decay_out"),
         ("layer/2/neuron/bucket_weight", np.zeros((2, 3)), "bucket_weight must have shape"),
         ("layer/1/bias", np.full(6, 0.5, np.float32), "must hold integers"),
@@ -201,3 +201,16 @@ def test_reader_does_not_import_torch(good_file):
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.stdout.strip() == "2 False", res.stderr
+
+
+def test_files_written_by_the_first_release_still_load_and_match():
+    """tests/data holds a demo model.pt and the net.h5 that sg-lava 0.1.0 (before the
+    GammaParams refactor) exported from it: it still reads, and today's export of the same
+    model gives identical integers."""
+    from sg_lava.pipeline import Pipeline
+    from sg_lava.verify import parameter_mismatches
+
+    data = Path(__file__).parent / "data"
+    old = hdf5.read(data / "delay_net_v1_0.h5")
+    assert old.meta["sg_lava_version"] == "0.1.0" and len(old.layers) == 2
+    assert parameter_mismatches(Pipeline(data / "delay_model_v1.pt").qnet, old) == []

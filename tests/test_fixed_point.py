@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as fn
 
+from sg_lava.export.neuron import GammaParams
 from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
 from sg_lava.fixed import FixedNetwork, decay, shift, wrap
 from sg_lava.quantize import fold_pooling, quantize_network, quantize_weight
@@ -30,22 +33,22 @@ def test_wrap_is_twos_complement():
 
 
 def one_layer(K=2, decay_=(2048, 2048), v=(1, 1), vexp=0, bias=0, drive_exp=0, is_output=True):
-    layer = QuantLayer(
-        kind="dense",
-        in_shape=(1,),
-        shape=(1,),
-        weight=np.array([[2]]),
-        weight_exp=0,
-        bias=np.array([bias]),
+    neuron = GammaParams(
         decay=np.array(decay_),
+        bucket_weight=np.array(v).reshape(K, 1),
+        bucket_weight_exp=vexp,
+        bias=np.array([bias]),
         drive_exp=drive_exp,
         theta0=410,
         mf=410,
         decay_out=0,
         is_output=is_output,
         per_synapse=False,
-        bucket_weight=np.array(v).reshape(K, 1),
-        bucket_weight_exp=vexp,
+        frac_bits=12,
+        weight_exp=0,
+    )
+    layer = QuantLayer(
+        kind="dense", in_shape=(1,), shape=(1,), weight=np.array([[2]]), neuron=neuron
     )
     return QuantizedNetwork((1,), [layer], FixedPointSpec(), timing="zero")
 
@@ -78,8 +81,8 @@ def test_encoder_in_integers_by_hand():
     p = decay(410, 2048) = 205, 2*(1599-205) > 490 -> s = 490, e = 695.
     """
     layer = one_layer(K=1, decay_=(4095,), v=(1,), is_output=False).layers[0]
-    layer.decay_out = 2048
-    out = QuantLayer(**{**layer.__dict__, "is_output": True, "decay_out": 0})
+    layer.neuron.decay_out = 2048
+    out = replace(layer, neuron=replace(layer.neuron, is_output=True, decay_out=0))
     q = QuantizedNetwork((1,), [layer, out], FixedPointSpec(), timing="zero")
     _, spikes, _ = FixedNetwork(q).run(np.array([[[400], [400]]]))
     assert spikes[0][0, :, 0].tolist() == [410, 490]

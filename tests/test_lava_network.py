@@ -9,7 +9,8 @@ import pytest
 
 from sg_lava.errors import UserError
 from sg_lava.fixed import FixedNetwork
-from sg_lava.processes.network import LavaNetwork, run_samples
+from sg_lava.processes.builder import LavaNetwork
+from sg_lava.processes.runner import run_samples
 from sg_lava.quantize import quantize_network
 from tests.helpers import conv_net, dense_net, events
 

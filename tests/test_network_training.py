@@ -94,7 +94,8 @@ def test_online_loss_equals_bptt_loss_before_any_update():
     net = dense_net([2, 8, 3], K=3)
     data = tiny_task()
     x, y, mask = data.x[:16], data.y[:16], data.mask[:16]
-    from sg_lava.training import pad_steps, shift_mask, train_batch_bptt
+    from sg_lava.timing import pad_steps, shift_mask
+    from sg_lava.training import train_batch_bptt
 
     x, mask = pad_steps(x, net.latency), shift_mask(mask, net.latency)
     a = train_batch_online(net, x, y, mask, "ce", 3)

@@ -11,61 +11,57 @@ import pytest
 from sg_lava import cli
 from sg_lava.errors import UserError
 from sg_lava.export import hdf5, plan
+from sg_lava.export.neuron import GammaParams
 from sg_lava.export.plan import Figure, plan_network, require_placeable
 from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
 from sg_lava.quantize import quantize_network
 from tests.helpers import dense_net
 
 
-def dense(n_in: int, n_out: int, K: int = 3, per_synapse: bool = False, out: bool = False):
-    """A dense gamma layer with all-zero integer parameters (counts ignore values)."""
-    shape = (K, n_out, n_in) if per_synapse else (n_out, n_in)
-    return QuantLayer(
-        kind="dense",
-        in_shape=(n_in,),
-        shape=(n_out,),
-        weight=np.zeros(shape, dtype=np.int64),
-        weight_exp=0,
-        bias=np.zeros(n_out, dtype=np.int64),
+def neuron(K: int, channels: int, per_synapse: bool = False) -> GammaParams:
+    """All-zero integer neuron parameters (counts ignore values)."""
+    return GammaParams(
         decay=np.full(K, 2048),
+        bucket_weight=None if per_synapse else np.zeros((K, channels), dtype=np.int64),
+        bucket_weight_exp=0,
+        bias=np.zeros(channels, dtype=np.int64),
         drive_exp=0,
         theta0=1,
         mf=0,
         decay_out=0,
-        is_output=out,
+        is_output=False,
         per_synapse=per_synapse,
-        bucket_weight=None if per_synapse else np.zeros((K, n_out), dtype=np.int64),
+        frac_bits=12,
+        weight_exp=0,
     )
+
+
+def dense(n_in: int, n_out: int, K: int = 3, per_synapse: bool = False, out: bool = False):
+    """A dense gamma layer with all-zero integer parameters."""
+    shape = (K, n_out, n_in) if per_synapse else (n_out, n_in)
+    weight = np.zeros(shape, dtype=np.int64)
+    layer = QuantLayer("dense", (n_in,), (n_out,), weight, neuron(K, n_out, per_synapse))
+    layer.neuron.is_output = out
+    return layer
 
 
 def conv(in_shape, out_shape, k=3, stride=(1, 1), padding=(0, 0), K=2, out=False):
     """A conv gamma layer (per-neuron bucket weights) with all-zero parameters."""
     c_out, c_in = out_shape[0], in_shape[0]
-    return QuantLayer(
-        kind="conv",
-        in_shape=tuple(in_shape),
-        shape=tuple(out_shape),
-        weight=np.zeros((c_out, c_in, k, k), dtype=np.int64),
-        weight_exp=0,
-        bias=np.zeros(c_out, dtype=np.int64),
-        decay=np.full(K, 2048),
-        drive_exp=0,
-        theta0=1,
-        mf=0,
-        decay_out=0,
-        is_output=out,
-        per_synapse=False,
-        bucket_weight=np.zeros((K, c_out), dtype=np.int64),
-        stride=stride,
-        padding=padding,
-    )
+    weight = np.zeros((c_out, c_in, k, k), dtype=np.int64)
+    layer = QuantLayer(
+        "conv", tuple(in_shape), tuple(out_shape), weight, neuron(K, c_out),
+        stride=stride, padding=padding,
+    )  # fmt: skip
+    layer.neuron.is_output = out
+    return layer
 
 
 def network(input_shape, layers, weight_bits: int = 8) -> QuantizedNetwork:
     """Chain ``layers`` (decay_out and is_output set as the file requires)."""
     for a, b in zip(layers, layers[1:]):
-        a.decay_out = int(b.decay[0])
-    layers[-1].is_output = True
+        a.neuron.decay_out = int(b.neuron.decay[0])
+    layers[-1].neuron.is_output = True
     return QuantizedNetwork(tuple(input_shape), layers, FixedPointSpec(weight_bits=weight_bits))
 
 
@@ -74,13 +70,14 @@ def test_dense_counts_match_hand_computation():
     a, b = p.layers
     assert (a.neurons, a.synapses, a.connections, a.synapse_bytes) == (4, 20, 20, 20)  # 4 x 5
     # state: 4 neurons x (K=3 buckets + e + y_prev) = 20; parameters: 4 x (bias + 3 bucket
-    # weights) = 16, shared: 3 decays + 6 scalars = 9 -> 45
-    assert a.state_words == 45
+    # weights) = 16, shared: 3 decays + 7 scalars the dynamics read (drive_exp,
+    # bucket_weight_exp, theta0, mf, decay_out, is_output, per_synapse) = 10 -> 46
+    assert a.state_words == 46
     assert (a.fan_in, a.fan_out, a.message_bits) == (5, 4, 24)
-    # one core: synaptic words 5 axons x (ceil(4*8/32) + 1) = 10 -> 40 bytes; state 45 x 4 =
-    # 180 bytes; routing (4 neurons + 5 input axons) x 4 = 36 bytes -> 256
-    assert (a.cores, a.neurons_per_core, a.bytes_per_core) == (1, 4, 256)
-    assert b.state_words == 2 * 5 + 2 * 4 + 9  # 27
+    # one core: synaptic words 5 axons x (ceil(4*8/32) + 1) = 10 -> 40 bytes; state 46 x 4 =
+    # 184 bytes; routing (4 neurons + 5 input axons) x 4 = 36 bytes -> 260
+    assert (a.cores, a.neurons_per_core, a.bytes_per_core) == (1, 4, 260)
+    assert b.state_words == 2 * 5 + 2 * 4 + 10  # 28
     assert (b.synapses, b.fan_in, b.fan_out) == (8, 4, 2)
     assert (p.cores, p.chips, p.warnings) == (2, 1, [])
 
@@ -91,8 +88,8 @@ def test_per_synapse_weights_count_K_times_at_the_file_precision():
     assert (a.synapses, a.connections) == (12, 12)  # K=2 copies x 2 x 3
     assert a.synapse_bytes == 6  # 12 weights x 4 bits / 8
     assert a.fan_out == 4  # an input spike reaches 2 neurons x 2 copies
-    # 2 x (2 + 2) state + 2 biases (no bucket weights: they are in the synapse) + 2 + 6
-    assert a.state_words == 18
+    # 2 x (2 + 2) state + 2 biases (no bucket weights: they are in the synapse) + 2 + 7
+    assert a.state_words == 19
 
 
 def test_conv_counts_weight_sharing_padding_and_stride():
@@ -104,7 +101,7 @@ def test_conv_counts_weight_sharing_padding_and_stride():
     assert a.connections == 1014
     assert a.fan_in == 18  # 2 channels x 3 x 3
     assert a.fan_out == 27  # an inner pixel feeds 3 x 3 positions x 3 channels
-    assert a.state_words == 75 * 4 + 3 * (1 + 2) + (2 + 6)  # 317
+    assert a.state_words == 75 * 4 + 3 * (1 + 2) + (2 + 7)  # 318
     b = plan_network(network((1, 5, 5), [conv((1, 5, 5), (1, 2, 2), stride=(2, 2), K=1)])).layers[0]
     # stride 2, no padding: 4 outputs x 9 taps; input index 2 is shared by both windows
     assert (b.connections, b.fan_out) == (36, 4)
@@ -128,9 +125,9 @@ def test_fanout_map_sums_to_the_connections():
 def test_layer_over_the_memory_limit_is_split_and_named():
     p = plan_network(network((1,), [dense(1, 10000, K=1)]))
     (a,) = p.layers
-    # per core with n neurons: synaptic 4 x (ceil(n/4) + 1) bytes, state 4 x (3n + 2n + 7),
-    # routing 4 x (n + 1); n = 5241 gives 5248 + 104848 + 20968 = 131064 <= 131072 bytes,
-    # n = 5242 gives 131088: 2 cores
+    # per core with n neurons: synaptic 4 x (ceil(n/4) + 1) bytes, state 4 x (3n + 2n + 8),
+    # routing 4 x (n + 1); n = 5241 gives 5248 + 104852 + 20968 = 131068 <= 131072 bytes,
+    # n = 5242 gives 5248 + 104872 + 20972 = 131092: 2 cores
     assert (a.neurons_per_core, a.cores, a.limit) == (5241, 2, "core_memory_bytes")
     assert len(p.warnings) == 1
     assert "layer 0 (dense (10000,))" in p.warnings[0] and "131072 bytes" in p.warnings[0]
@@ -168,7 +165,7 @@ def test_too_many_cores_need_more_chips():
 
 
 def test_loihi2_backend_refuses_an_unplaceable_network_before_compiling():
-    from sg_lava.processes.network import LavaNetwork, lava_loihi_available
+    from sg_lava.processes.builder import LavaNetwork, lava_loihi_available
 
     qnet = network((40000,), [dense(40000, 2, K=1)])
     with pytest.raises(UserError, match=r"cannot place this network on Loihi 2: layer 0"):
@@ -247,7 +244,7 @@ def test_cli_data_folder(tmp_path, capsys):
     path = _write(tmp_path)
     x = np.zeros((4, 10, 2))
     x[:, 3, 0] = 1.0  # one event per sample
-    np.savez(tmp_path / "test.npz", x=x, y=np.zeros(4))
+    np.savez(tmp_path / "test.npz", x=x, y=np.zeros(4, int))
     assert cli.main(["plan", str(path), "--data", str(tmp_path), "--json"]) == 0
     act = json.loads(capsys.readouterr().out)["activity"]
     assert act["samples"] == 4 and act["layers"][0]["synops_per_inference"] == 8
@@ -256,31 +253,20 @@ def test_cli_data_folder(tmp_path, capsys):
 @pytest.mark.parametrize(
     "arrays, message",
     [
-        ({"x": np.zeros((4, 10, 2))}, "no array 'y'"),
-        ({"x": np.zeros((4, 10, 3)), "y": np.zeros(4)}, "the network expects (n, T, 2)"),
-        ({"x": np.full((4, 10, 2), np.nan), "y": np.zeros(4)}, "NaN"),
-        ({"x": np.zeros((4, 10, 2)), "y": np.zeros(3)}, "y has shape (3,)"),
+        ({"x": np.zeros((4, 10, 2))}, "missing array 'y'"),
+        ({"x": np.zeros((4, 10, 3)), "y": np.zeros(4, int)}, "the network expects (n, T, 2)"),
+        ({"x": np.full((4, 10, 2), np.nan), "y": np.zeros(4, int)}, "NaN"),
+        ({"x": np.zeros((4, 10, 2)), "y": np.zeros(3, int)}, "y must be (4,) labels"),
     ],
     ids=["missing-key", "wrong-shape", "nan", "labels"],
 )
-def test_userdata_errors_are_one_line(tmp_path, capsys, arrays, message):
-    from sg_lava.userdata import load_npz_split
-
+def test_bad_data_folders_are_one_line(tmp_path, capsys, arrays, message):
     np.savez(tmp_path / "test.npz", **arrays)
-    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        load_npz_split(tmp_path, "test", (2,))
     path = _write(tmp_path)
     assert cli.main(["plan", str(path), "--data", str(tmp_path)]) != 0
     assert message in _one_line_error(capsys)
-
-
-def test_userdata_missing_file(tmp_path):
-    from sg_lava.userdata import load_npz_split
-
-    with pytest.raises(UserError, match="test.npz not found"):
-        load_npz_split(tmp_path, "test")
-    with pytest.raises(UserError, match="data folder not found"):
-        load_npz_split(tmp_path / "nowhere", "test")
+    assert cli.main(["plan", str(path), "--data", str(tmp_path / "nowhere")]) != 0
+    assert "data folder not found" in _one_line_error(capsys)
 
 
 def test_cli_inputs_file_and_cited_limits(tmp_path, capsys):

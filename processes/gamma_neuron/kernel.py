@@ -3,17 +3,36 @@
 This is ``docs/fixed_point.md`` §3 written per neuron, as Loihi's microcode would run it:
 one pass over the neurons instead of some forty numpy calls per step, which keeps a
 GammaNeuron's Lava step close to the cost of Lava's own SigmaDelta (bench/lava_step_cost.py).
-All arithmetic is int64; the functions below are the document's operations.
+All arithmetic is int64; the helpers below are the document's operations.
 
 Neurons are flattened in Lava's order (channel last), so neuron ``n`` has channel
 ``n % C``; a per-synapse layer's input holds K drives per neuron at
 ``(n // C) * K * C + k * C + n % C``.
+
+The scalar parameters travel in one int64 array, in the order of :data:`SCALARS` (written
+here, so that numba's on-disk cache is invalidated whenever the order changes).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+SCALARS = (
+    "drive_exp",
+    "bucket_weight_exp",
+    "theta0",
+    "mf",
+    "decay_out",
+    "is_output",
+    "per_synapse",
+    "state_bits",
+    "decay_bits",
+    "mf_bits",
+    "channels",
+)
+DRIVE_EXP, V_EXP, THETA0, MF, DECAY_OUT, IS_OUTPUT, PER_SYNAPSE = range(7)
+STATE_BITS, DECAY_BITS, MF_BITS, CHANNELS = range(7, 11)
 
 
 @njit(cache=True, inline="always")
@@ -33,100 +52,79 @@ def shift(x: np.int64, e: np.int64) -> np.int64:
     return x >> (-e)
 
 
+@njit(cache=True, inline="always")
+def sat(x: np.int64, top: np.int64) -> np.int64:
+    """Saturate to the signed state range ``[-top - 1, top]``."""
+    return min(max(x, -top - 1), top)
+
+
+@njit(cache=True, inline="always")
+def drive(a, index, new_sample, p, top):  # pragma: no cover - compiled
+    """``c = sat(shift(a, drive_exp))``; 0 at a sample boundary (the stale synapse buffer)."""
+    if new_sample:
+        return np.int64(0)
+    return sat(shift(np.int64(a[index]), p[DRIVE_EXP]), top)
+
+
+@njit(cache=True, inline="always")
+def bucket_update(a, buckets, n, decay, new_sample, p, top):  # pragma: no cover - compiled
+    """Advance neuron ``n``'s K buckets in place (§3 steps 1-3)."""
+    K = buckets.shape[0]
+    bits = p[DECAY_BITS]
+    one = np.int64(1) << bits
+    C = p[CHANNELS]
+    base = (n // C) * K * C + n % C
+    prev = buckets[0, n]
+    for k in range(K):
+        old = buckets[k, n]
+        value = fraction(old, decay[k], bits)
+        if p[PER_SYNAPSE]:  # transposed cascade: own drive, inflow from the next slot
+            value += drive(a, base + k * C, new_sample, p, top)
+            if k + 1 < K:
+                value += fraction(buckets[k + 1, n], one - decay[k + 1], bits)
+        elif k == 0:
+            value += drive(a, n, new_sample, p, top)
+        else:
+            value += fraction(prev, one - decay[k], bits)
+        prev = old
+        buckets[k, n] = sat(value, top)
+
+
+@njit(cache=True, inline="always")
+def readout(buckets, n, v, bias, p, top):  # pragma: no cover - compiled
+    """``x = sat(shift(sum_k v_k B_k, -bucket_weight_exp) + bias)`` (per-synapse: q_1 + bias)."""
+    if p[PER_SYNAPSE]:
+        return sat(buckets[0, n] + bias[n], top)
+    c = n % p[CHANNELS]
+    acc = np.int64(0)
+    for k in range(buckets.shape[0]):
+        acc += v[k, c] * buckets[k, n]
+    return sat(shift(acc, -p[V_EXP]) + bias[n], top)
+
+
+@njit(cache=True, inline="always")
+def encode(x, n, estimate, y_prev, p, top):  # pragma: no cover - compiled
+    """Sigma-delta encoder with adaptive threshold (§3 step 6); returns the payload."""
+    y = x if x > 0 else np.int64(0)
+    theta = sat(p[THETA0] + ((p[MF] * y_prev[n]) >> p[MF_BITS]), top)
+    pred = fraction(estimate[n], p[DECAY_OUT], p[DECAY_BITS])
+    spike = theta if 2 * (y - pred) > theta else np.int64(0)
+    estimate[n] = sat(pred + spike, top)
+    y_prev[n] = y
+    return spike
+
+
 @njit(cache=True)
 def gamma_step(
-    a,
-    buckets,
-    estimate,
-    y_prev,
-    out,
-    sat,
-    decay,
-    v,
-    bias,
-    channels,
-    per_synapse,
-    is_output,
-    new_sample,
-    drive_exp,
-    v_exp,
-    theta0,
-    mf,
-    mf_bits,
-    decay_out,
-    bits,
-    lo,
-    hi,
-):  # pragma: no cover - compiled
+    a, buckets, estimate, y_prev, out, decay, v, bias, p, new_sample
+):  # pragma: no cover
     """Advance every neuron one step; writes the payloads (or readouts) into ``out``.
 
-    ``buckets`` (K, N), ``estimate``/``y_prev``/``out`` (N,), ``a`` the flat input, ``decay``
-    (K,), ``v`` (K, C) bucket weights, ``bias`` (N,); ``sat`` (1,) counts saturations.
+    ``a`` the flat input, ``buckets`` (K, N), ``estimate``/``y_prev``/``out``/``bias`` (N,),
+    ``decay`` (K,), ``v`` (K, C) bucket weights, ``p`` the :data:`SCALARS`.
     """
-    K, N = buckets.shape
-    one = np.int64(1) << bits
-    count = 0
-    for n in range(N):
-        c = n % channels
-        # buckets: decay from the previous values, then the inflow
-        prev = buckets[0, n]
-        for k in range(K):
-            old = buckets[k, n]
-            value = fraction(old, decay[k], bits)
-            if per_synapse:
-                drive = (
-                    0
-                    if new_sample
-                    else np.int64(a[(n // channels) * K * channels + k * channels + c])
-                )
-                drive = shift(drive, drive_exp)
-                if drive > hi or drive < lo:
-                    drive = min(max(drive, lo), hi)
-                    count += 1
-                value += drive
-                if k + 1 < K:
-                    value += fraction(buckets[k + 1, n], one - decay[k + 1], bits)
-            elif k == 0:
-                drive = 0 if new_sample else np.int64(a[n])
-                drive = shift(drive, drive_exp)
-                if drive > hi or drive < lo:
-                    drive = min(max(drive, lo), hi)
-                    count += 1
-                value += drive
-            else:
-                value += fraction(prev, one - decay[k], bits)
-            prev = old
-            if value > hi or value < lo:
-                value = min(max(value, lo), hi)
-                count += 1
-            buckets[k, n] = value
-        # readout
-        if per_synapse:
-            x = buckets[0, n] + bias[n]
-        else:
-            acc = np.int64(0)
-            for k in range(K):
-                acc += v[k, c] * buckets[k, n]
-            x = shift(acc, -v_exp) + bias[n]
-        if x > hi or x < lo:
-            x = min(max(x, lo), hi)
-            count += 1
-        if is_output:
-            out[n] = x
-            continue
-        # sigma-delta encoder with adaptive threshold
-        y = x if x > 0 else 0
-        theta = theta0 + ((mf * y_prev[n]) >> mf_bits)
-        if theta > hi or theta < lo:
-            theta = min(max(theta, lo), hi)
-            count += 1
-        p = fraction(estimate[n], decay_out, bits)
-        spike = theta if 2 * (y - p) > theta else 0
-        e = p + spike
-        if e > hi or e < lo:
-            e = min(max(e, lo), hi)
-            count += 1
-        estimate[n] = e
-        y_prev[n] = y
-        out[n] = spike
-    sat[0] += count
+    top = (np.int64(1) << (p[STATE_BITS] - 1)) - 1
+    for n in range(buckets.shape[1]):
+        bucket_update(a, buckets, n, decay, new_sample, p, top)
+        x = readout(buckets, n, v, bias, p, top)
+        out[n] = x if p[IS_OUTPUT] else encode(x, n, estimate, y_prev, p, top)

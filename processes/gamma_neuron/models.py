@@ -5,6 +5,8 @@ layout, through the numba kernel of :mod:`.kernel` — written from that documen
 independently of the PyTorch reference.
 ``floating_pt`` runs MODEL.md's float equations on the same Vars read as real numbers
 (decays as ``decay / 2**decay_bits`` and so on), without rounding or saturation.
+
+The parameter Vars' types come from the fields of ``GammaParams`` (:func:`_parameter_types`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,103 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from sg_lava.processes.gamma_neuron.kernel import gamma_step
-from sg_lava.processes.gamma_neuron.process import GammaNeuron
+from sg_lava.export.neuron import param_infos
+from sg_lava.processes.gamma_neuron.kernel import SCALARS, gamma_step
+from sg_lava.processes.gamma_neuron.process import CONTROL_VARS, STATE_VARS, GammaNeuron
+
+
+def _parameter_types(real: type):
+    """Class decorator: a LavaPyType for every state, parameter and control Var.
+
+    ``real`` is the dtype of the state and of the parameters that ``GammaParams`` marks as
+    real numbers; switches, exponents and widths are always int64.
+    """
+
+    def decorate(cls):
+        for name in STATE_VARS:
+            setattr(cls, name, LavaPyType(np.ndarray, real))
+        for name, info in param_infos():
+            setattr(cls, name, LavaPyType(np.ndarray, real if info.real else np.int64))
+        for name in CONTROL_VARS:
+            setattr(cls, name, LavaPyType(np.ndarray, np.int64))
+        return cls
+
+    return decorate
 
 
 class _GammaModelBase(PyLoihiProcessModel):
-    """Shared plumbing: parameter access and the per-synapse drive layout."""
-
-    _cache: dict | None = None
+    """Shared plumbing: parameter access and the sample-boundary reset."""
 
     def _scalar(self, name: str) -> int:
         return int(getattr(self, name)[0])
+
+    def _new_sample(self) -> bool:
+        """At a sample boundary: zero the state; the caller then ignores ``a_in``."""
+        interval = self._scalar("reset_interval")
+        if interval <= 0 or (self.time_step - 1) % interval:
+            return False
+        for name in STATE_VARS:
+            getattr(self, name)[:] = 0
+        return True
+
+
+@implements(proc=GammaNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+@_parameter_types(np.int64)
+class PyGammaNeuronModelFixed(_GammaModelBase):
+    """Bit-accurate integer model (docs/fixed_point.md §3)."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    _constants: dict | None = None
+
+    def _kernel_args(self) -> dict:
+        """Parameters in the dtypes and shapes the kernel takes, read once, at the first step.
+
+        A compiled Lava network keeps its parameters (as netx's synapses keep their
+        weights); to change them, build a new network.
+        """
+        if self._constants is None:
+            K = self.decay.shape[0]
+            extra = {"channels": int(self.bias.shape[-1])}
+            self._constants = {
+                "decay": self.decay.astype(np.int64).reshape(-1),
+                "v": self.bucket_weight.astype(np.int64).reshape(K, -1),
+                "bias": self.bias.astype(np.int64).reshape(-1),
+                "p": np.array([extra[k] if k in extra else self._scalar(k) for k in SCALARS]),
+            }
+        return self._constants
+
+    def run_spk(self) -> None:
+        c = self._kernel_args()
+        a = self.a_in.recv()
+        new_sample = self._new_sample()
+        K = self.buckets.shape[0]
+        out = np.empty(self.estimate.size, dtype=np.int64)
+        state = (self.buckets.reshape(K, -1), self.estimate.reshape(-1), self.y_prev.reshape(-1))
+        gamma_step(
+            np.ascontiguousarray(a).reshape(-1),
+            *state,
+            out,
+            c["decay"],
+            c["v"],
+            c["bias"],
+            c["p"],
+            new_sample,
+        )
+        self.s_out.send(out.reshape(self.estimate.shape))
+
+
+@implements(proc=GammaNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+@_parameter_types(float)
+class PyGammaNeuronModelFloat(_GammaModelBase):
+    """MODEL.md's float equations on the same parameters (in state units)."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
 
     def _drives(self, a: np.ndarray) -> np.ndarray:
         """``a_in`` as (K, *neurons) drives for per-synapse layers; unchanged otherwise."""
@@ -37,131 +125,22 @@ class _GammaModelBase(PyLoihiProcessModel):
         split = a.reshape(*a.shape[:-1], K, a.shape[-1] // K)
         return np.moveaxis(split, -2, 0)
 
-    def _new_sample(self) -> bool:
-        """At a sample boundary: zero the state; the caller then ignores ``a_in``."""
-        interval = self._scalar("reset_interval")
-        if interval <= 0 or (self.time_step - 1) % interval:
-            return False
-        self.buckets[:] = 0
-        self.estimate[:] = 0
-        self.y_prev[:] = 0
-        return True
-
     def _per_bucket(self, v: np.ndarray) -> np.ndarray:
         """Reshape a (K,) or (K, C) parameter to broadcast against (K, *neurons)."""
         extra = self.buckets.ndim - v.ndim
         return v.reshape(v.shape[0], *([1] * extra), *v.shape[1:])
 
-
-@implements(proc=GammaNeuron, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyGammaNeuronModelFixed(_GammaModelBase):
-    """Bit-accurate integer model (docs/fixed_point.md §3)."""
-
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    buckets: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    estimate: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    y_prev: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    sat_count: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=32)
-    decay: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
-    bucket_weight: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
-    bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    drive_exp: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
-    bucket_weight_exp: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
-    theta0: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    mf: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    decay_out: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
-    is_output: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=1)
-    per_synapse: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=1)
-    state_bits: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
-    decay_bits: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
-    mf_bits: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
-    reset_interval: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=32)
-
-    def _constants(self) -> dict:
-        """Parameters in the dtypes and shapes the kernel takes, read once, at the first step.
-
-        A compiled Lava network keeps its parameters (as netx's synapses keep their
-        weights); to change them, build a new network.
-        """
-        if self._cache is None:
-            top = (1 << (self._scalar("state_bits") - 1)) - 1
-            self._cache = {
-                "decay": self.decay.astype(np.int64).reshape(-1),
-                "v": self.bucket_weight.astype(np.int64).reshape(self.decay.shape[0], -1),
-                "bias": self.bias.astype(np.int64).reshape(-1),
-                "channels": int(self.bias.shape[-1]),
-                "per_synapse": bool(self._scalar("per_synapse")),
-                "is_output": bool(self._scalar("is_output")),
-                "scalars": tuple(
-                    self._scalar(k)
-                    for k in (
-                        "drive_exp",
-                        "bucket_weight_exp",
-                        "theta0",
-                        "mf",
-                        "mf_bits",
-                        "decay_out",
-                        "decay_bits",
-                    )
-                )
-                + (-top - 1, top),
-            }
-        return self._cache
-
-    def run_spk(self) -> None:
-        c = self._constants()
-        a = self.a_in.recv()
-        new_sample = self._new_sample()
-        K = self.buckets.shape[0]
-        out = np.empty(self.estimate.size, dtype=np.int64)
-        gamma_step(
-            np.ascontiguousarray(a).reshape(-1),
-            self.buckets.reshape(K, -1),
-            self.estimate.reshape(-1),
-            self.y_prev.reshape(-1),
-            out,
-            self.sat_count,
-            c["decay"],
-            c["v"],
-            c["bias"],
-            c["channels"],
-            c["per_synapse"],
-            c["is_output"],
-            new_sample,
-            *c["scalars"],
-        )
-        self.s_out.send(out.reshape(self.estimate.shape))
-
-
-@implements(proc=GammaNeuron, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyGammaNeuronModelFloat(_GammaModelBase):
-    """MODEL.md's float equations on the same parameters (in state units)."""
-
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    buckets: np.ndarray = LavaPyType(np.ndarray, float)
-    estimate: np.ndarray = LavaPyType(np.ndarray, float)
-    y_prev: np.ndarray = LavaPyType(np.ndarray, float)
-    sat_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    decay: np.ndarray = LavaPyType(np.ndarray, float)
-    bucket_weight: np.ndarray = LavaPyType(np.ndarray, float)
-    bias: np.ndarray = LavaPyType(np.ndarray, float)
-    drive_exp: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    bucket_weight_exp: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    theta0: np.ndarray = LavaPyType(np.ndarray, float)
-    mf: np.ndarray = LavaPyType(np.ndarray, float)
-    decay_out: np.ndarray = LavaPyType(np.ndarray, float)
-    is_output: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    per_synapse: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    state_bits: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    decay_bits: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    mf_bits: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    reset_interval: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    def _buckets(self, c: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """New buckets from the drive(s) ``c`` (the cascade, or its transposed form)."""
+        old = self.buckets.copy()
+        new = alpha * old
+        if self._scalar("per_synapse"):
+            new += c
+            new[:-1] += (1 - alpha[1:]) * old[1:]
+        else:
+            new[0] += c
+            new[1:] += (1 - alpha[1:]) * old[:-1]
+        return new
 
     def run_spk(self) -> None:
         unit = 2.0 ** self._scalar("decay_bits")
@@ -169,19 +148,12 @@ class PyGammaNeuronModelFloat(_GammaModelBase):
         if self._new_sample():
             a[:] = 0.0
         c = self._drives(a) * 2.0 ** self._scalar("drive_exp")
-        alpha = self._per_bucket(self.decay / unit)
-        old = self.buckets.copy()
+        self.buckets[:] = self._buckets(c, self._per_bucket(self.decay / unit))
         if self._scalar("per_synapse"):
-            new = alpha * old + c
-            new[:-1] += (1 - alpha[1:]) * old[1:]
-            x = new[0] + self.bias
+            x = self.buckets[0] + self.bias
         else:
-            new = alpha * old
-            new[0] += c
-            new[1:] += (1 - alpha[1:]) * old[:-1]
             v = self._per_bucket(self.bucket_weight) * 2.0 ** -self._scalar("bucket_weight_exp")
-            x = (new * v).sum(axis=0) + self.bias
-        self.buckets[:] = new
+            x = (self.buckets * v).sum(axis=0) + self.bias
         if self._scalar("is_output"):
             self.s_out.send(x)
             return

@@ -7,9 +7,9 @@ with per-synapse bucket weights the synapse delivers K drives per neuron, stacke
 last axis (index ``k * C + c``), and the neurons — and ``s_out`` — have ``C = shape[-1] / K``
 channels there.
 
-Parameters are the integers of ``docs/fixed_point.md`` (the ``fixed_pt`` model uses them
-as they are); the ``floating_pt`` model reads the same Vars as real numbers (see
-:func:`float_params`).
+Its parameter Vars are the fields of :class:`~sg_lava.export.neuron.GammaParams`, one Var
+each, plus the bit widths the dynamics read; the ``fixed_pt`` model uses them as the integers
+of ``docs/fixed_point.md``, the ``floating_pt`` model reads them as real numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ import numpy as np
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
+
+from sg_lava.export.neuron import DYNAMICS_WIDTHS, GammaParams, ParamInfo
+
+STATE_VARS = ("buckets", "estimate", "y_prev")  # zeroed at every sample boundary
+CONTROL_VARS = (*DYNAMICS_WIDTHS, "reset_interval")
 
 
 def neuron_shape(shape: tuple[int, ...], K: int, per_synapse: bool) -> tuple[int, ...]:
@@ -30,14 +35,23 @@ def neuron_shape(shape: tuple[int, ...], K: int, per_synapse: bool) -> tuple[int
     return (*shape[:-1], shape[-1] // K)
 
 
+def _var_init(info: ParamInfo, value, params: GammaParams, neurons: tuple[int, ...]) -> np.ndarray:
+    """A parameter as its Var's initial value: scalars as (1,), per-channel ones broadcast."""
+    if value is None:  # per-synapse layers have no bucket_weight: an unused zero matrix
+        return np.zeros(params.expected_shape(info), dtype=np.int64)
+    if not info.shape:
+        return np.array([int(value)])
+    if info.shape == "C":
+        return np.broadcast_to(np.asarray(value), neurons).copy()
+    return np.asarray(value)
+
+
 class GammaNeuron(AbstractProcess):
     """K gamma buckets per neuron, a ReLU readout and an adaptive-threshold sigma-delta
     encoder with graded spikes (or, for the output layer, the readout itself).
 
-    Vars — state: ``buckets`` (K, *neurons), ``estimate``, ``y_prev``, ``sat_count``;
-    parameters: ``decay`` (K,), ``bucket_weight`` (K, C), ``bias`` (neurons),
-    ``drive_exp``, ``bucket_weight_exp``, ``theta0``, ``mf``, ``decay_out``, ``is_output``,
-    ``per_synapse`` and the bit widths ``state_bits``, ``decay_bits``, ``mf_bits``.
+    Keyword arguments: ``shape`` (of ``a_in``), every field of ``GammaParams`` by name, the
+    widths ``state_bits``, ``decay_bits``, ``mf_bits`` and ``reset_interval``.
 
     ``reset_interval`` R > 0 runs samples of R steps back to back: at steps 1, R+1, 2R+1, ...
     the neuron starts from zero state and ignores ``a_in`` (which then carries the previous
@@ -49,62 +63,25 @@ class GammaNeuron(AbstractProcess):
         self,
         *,
         shape: tuple[int, ...],
-        K: int,
-        decay: np.ndarray,
-        bucket_weight: np.ndarray | None = None,
-        bucket_weight_exp: int = 0,
-        bias: np.ndarray | int = 0,
-        drive_exp: int = 0,
-        theta0: int = 0,
-        mf: int = 0,
-        decay_out: int = 0,
-        is_output: bool = False,
-        per_synapse: bool = False,
         state_bits: int = 24,
         decay_bits: int = 12,
         mf_bits: int = 12,
         reset_interval: int = 0,
         name: str | None = None,
         log_config=None,
-        **kwargs,
+        **params,
     ) -> None:
-        K = int(K)
-        neurons = neuron_shape(shape, K, per_synapse)
-        channels = neurons[-1]
-        decay = np.asarray(decay).reshape(K)
-        if bucket_weight is None:
-            bucket_weight = np.zeros((K, channels))
-        bucket_weight = np.asarray(bucket_weight).reshape(K, channels)
-        bias = np.broadcast_to(np.asarray(bias), neurons).copy()
-        super().__init__(
-            shape=tuple(shape), K=K, per_synapse=bool(per_synapse), name=name, log_config=log_config
-        )
+        p = GammaParams(**params)
+        neurons = neuron_shape(shape, p.K, p.per_synapse)
+        super().__init__(shape=tuple(shape), name=name, log_config=log_config)
         self.a_in = InPort(shape=tuple(int(n) for n in shape))
         self.s_out = OutPort(shape=neurons)
-        self.buckets = Var(shape=(K, *neurons), init=0)
+        self.buckets = Var(shape=(p.K, *neurons), init=0)
         self.estimate = Var(shape=neurons, init=0)
         self.y_prev = Var(shape=neurons, init=0)
-        self.sat_count = Var(shape=(1,), init=0)
-        self.decay = Var(shape=(K,), init=decay)
-        self.bucket_weight = Var(shape=(K, channels), init=bucket_weight)
-        self.bias = Var(shape=neurons, init=bias)
-        scalars = {
-            "drive_exp": drive_exp,
-            "bucket_weight_exp": bucket_weight_exp,
-            "theta0": theta0,
-            "mf": mf,
-            "decay_out": decay_out,
-            "is_output": int(bool(is_output)),
-            "per_synapse": int(bool(per_synapse)),
-            "state_bits": state_bits,
-            "decay_bits": decay_bits,
-            "mf_bits": mf_bits,
-            "reset_interval": reset_interval,
-        }
-        for key, value in scalars.items():
+        for key, info, value in p.items():
+            init = _var_init(info, value, p, neurons)
+            setattr(self, key, Var(shape=init.shape, init=init))
+        controls = dict(zip(CONTROL_VARS, (state_bits, decay_bits, mf_bits, reset_interval)))
+        for key, value in controls.items():
             setattr(self, key, Var(shape=(1,), init=np.array([value])))
-
-    @property
-    def state_vars(self) -> tuple[Var, ...]:
-        """The Vars that hold state between steps (set to 0 to reset a sample)."""
-        return (self.buckets, self.estimate, self.y_prev)

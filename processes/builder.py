@@ -1,41 +1,37 @@
-"""Build and run a Lava network from ``net.h5`` (no torch).
+"""Build a Lava network of GammaNeurons from a quantised network (no torch).
 
 :class:`LavaNetwork` turns a :class:`~sg_lava.export.qnet.QuantizedNetwork` into Lava
 Processes: an ``io.source.RingBuffer`` for the input, one netx ``Dense`` or ``Conv`` block
 per layer carrying :class:`GammaNeuron` through ``neuron_params``, and an
 ``io.extractor.Extractor`` on every block's output. It compiles once and runs any number of
 samples: the neurons reset themselves at every sample boundary (their state to 0, and
-the synapse buffer's leftover ignored), so nothing is recompiled and no Var is written. The Lava runtime is always stopped — on errors and Ctrl-C too — when the
-object is closed (use it as a context manager).
+the synapse buffer's leftover ignored), so nothing is recompiled and no Var is written.
+The Lava runtime is always stopped — on errors and Ctrl-C too — when the object is closed
+(use it as a context manager). Running many samples with a progress bar is
+:mod:`sg_lava.processes.runner`'s job.
 
 Backends: ``fixed`` — netx blocks and the bit-accurate ``fixed_pt`` models on
 ``Loihi2SimCfg``; ``float`` — Lava's own ``Dense``/``Conv`` synapses and the
 ``floating_pt`` models (netx blocks are fixed-point only); ``loihi2`` — ``Loihi2HwCfg``,
 which needs Intel's lava-loihi extension.
-
-Layouts: Lava shapes are WHC (reversed PyTorch order); this module converts at its
-boundary, so callers give and get PyTorch-order arrays (batch-free, time last is Lava's
-convention, time first is ours: inputs are (T, *input_shape)).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 import sg_lava  # noqa: F401  (Lava compat hooks first)
 from sg_lava.errors import UserError
+from sg_lava.export.neuron import DYNAMICS_WIDTHS
 from sg_lava.export.plan import require_placeable
-from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
+from sg_lava.export.qnet import MESSAGE_BITS, QuantizedNetwork, QuantLayer
+from sg_lava.processes import BACKENDS
 from sg_lava.processes.gamma_neuron.process import GammaNeuron
-
-BACKENDS = ("fixed", "float", "loihi2")
-MESSAGE_BITS = 24
+from sg_lava.processes.layout import from_lava, lava_shape, synapse_shape, synapse_weight, to_lava
 
 
 def lava_loihi_available() -> bool:
@@ -46,66 +42,15 @@ def lava_loihi_available() -> bool:
         return False
 
 
-def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """PyTorch order (C, H, W) -> Lava order (W, H, C); 1-D shapes are unchanged."""
-    return tuple(int(n) for n in shape[::-1])
-
-
-def to_lava(x: np.ndarray) -> np.ndarray:
-    """(T, *pytorch_shape) -> (*lava_shape, T)."""
-    return np.ascontiguousarray(np.transpose(x, tuple(range(x.ndim - 1, 0, -1)) + (0,)))
-
-
-def from_lava(x: np.ndarray) -> np.ndarray:
-    """(*lava_shape, T) -> (T, *pytorch_shape)."""
-    return np.ascontiguousarray(np.transpose(x, (x.ndim - 1, *range(x.ndim - 2, -1, -1))))
-
-
-def lava_conv_weight(weight: np.ndarray) -> np.ndarray:
-    """PyTorch (out, in, kH, kW) -> Lava Conv (out, kW, kH, in), as netx's create_conv does."""
-    return np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
-
-
 def neuron_params(layer: QuantLayer, qnet: QuantizedNetwork) -> dict:
     """``neuron_params`` for a netx block: the GammaNeuron Process and its parameters."""
     spec = qnet.spec
-    C = layer.shape[0]
     return {
         "neuron_proc": GammaNeuron,
         "num_message_bits": MESSAGE_BITS,
-        "K": layer.K,
-        "decay": np.asarray(layer.decay),
-        "bucket_weight": None if layer.bucket_weight is None else np.asarray(layer.bucket_weight),
-        "bucket_weight_exp": layer.bucket_weight_exp,
-        "bias": np.asarray(layer.bias).reshape(C),
-        "drive_exp": layer.drive_exp,
-        "theta0": layer.theta0,
-        "mf": layer.mf,
-        "decay_out": layer.decay_out,
-        "is_output": layer.is_output,
-        "per_synapse": layer.per_synapse,
-        "state_bits": spec.state_bits,
-        "decay_bits": spec.decay_bits,
-        "mf_bits": spec.mf_bits,
+        **{name: value for name, _, value in layer.neuron.items()},
+        **{width: getattr(spec, width) for width in DYNAMICS_WIDTHS},
     }
-
-
-def synapse_weight(layer: QuantLayer) -> np.ndarray:
-    """The synapse's weight in Lava's layout (K copies stacked for per-synapse layers)."""
-    w = np.asarray(layer.weight)
-    if layer.per_synapse:
-        w = w.reshape(-1, *w.shape[2:])
-    if layer.kind == "conv":
-        w = lava_conv_weight(w)
-    return w.astype(np.int32)
-
-
-def synapse_shape(layer: QuantLayer) -> tuple[int, ...]:
-    """Lava shape of the synapse output (= the GammaNeuron's ``a_in``)."""
-    shape = lava_shape(layer.shape)
-    if layer.per_synapse:
-        shape = (*shape[:-1], shape[-1] * layer.K)
-    return shape
 
 
 @dataclass
@@ -276,96 +221,3 @@ class LavaNetwork:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt so that ``finally`` blocks stop Lava."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-def load_input_array(path, input_shape: tuple[int, ...]) -> np.ndarray:
-    """Read a .npy of (B, T, *input_shape) or (T, *input_shape) as float64 (B, T, ...)."""
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"input file not found: {path}")
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise UserError(f"{path} is not a readable .npy array ({str(err)[:80]})") from None
-    if x.ndim == len(input_shape) + 1:
-        x = x[None]
-    if x.ndim != len(input_shape) + 2 or tuple(x.shape[2:]) != tuple(input_shape):
-        want = ", ".join(str(n) for n in input_shape)
-        raise UserError(f"{path} has shape {x.shape}; expected (batch, T, {want})")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise UserError(f"{path} must hold finite numbers")
-    return x.astype(np.float64)
-
-
-def run_file(net_path, input_path, out_path, backend: str = "fixed") -> dict[str, np.ndarray]:
-    """``sg-lava run``: run a network file on inputs, save every layer's output (.npz)."""
-    from sg_lava.export import hdf5
-    from sg_lava.files import atomic_write
-
-    qnet = hdf5.read(net_path)
-    x = load_input_array(input_path, qnet.input_shape)
-    if backend == "float":
-        xs = x * 2.0**qnet.spec.input_frac_bits
-    else:
-        xs = qnet.quantize_input(x)
-    outs = run_samples(qnet, xs, backend)
-    arrays = {f"layer_{i}": a for i, a in enumerate(outs)}
-    arrays["output"] = outs[-1]
-    arrays["latency"] = np.array(qnet.latency)
-    arrays["frac_bits"] = np.array([L.frac_bits for L in qnet.layers])
-    atomic_write(out_path, lambda f: np.savez(f, **arrays))
-    return arrays
-
-
-def timed_samples(
-    qnet: QuantizedNetwork, xs: np.ndarray, backend: str = "fixed", network=None
-) -> list[float]:
-    """Seconds from the start to the first sample's outputs, then between samples.
-
-    The first entry includes building and compiling; the others are the cost of one
-    sample in the running network (benchmarks use them). ``network`` may name a
-    :class:`LavaNetwork` subclass (a baseline with other neurons).
-    """
-    import time
-
-    times = []
-    t0 = time.perf_counter()
-    with (network or LavaNetwork)(qnet, xs, backend) as net:
-        for _ in net:
-            t1 = time.perf_counter()
-            times.append(t1 - t0)
-            t0 = t1
-    return times
-
-
-def run_samples(
-    qnet: QuantizedNetwork, xs: np.ndarray, backend: str = "fixed", progress: bool = False
-) -> list[np.ndarray]:
-    """Run a batch of integer samples (B, T, *input_shape); returns per layer (B, T, *shape)."""
-    from tqdm import tqdm
-
-    outs: list[list[np.ndarray]] = []
-    with stop_on_signals(), LavaNetwork(qnet, xs, backend) as net:
-        for res in tqdm(net, total=net.samples, desc="Lava", unit="sample", disable=not progress):
-            outs.append(res)
-    return [np.stack([o[i] for o in outs]) for i in range(len(qnet.layers))]
