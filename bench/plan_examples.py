@@ -20,6 +20,7 @@ import torch
 
 import sg_lava  # noqa: F401
 from sg_lava.export import hdf5
+from sg_lava.export.neuron import GammaParams
 from sg_lava.export.plan import format_plan, plan_network
 from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
 from sg_lava.network import GammaNetwork
@@ -62,24 +63,24 @@ def write_random(config: dict, path: Path) -> QuantizedNetwork:
 
 
 def _layer(kind, in_shape, shape, weight_shape, **geo) -> QuantLayer:
+    """A K = 1 gamma layer of the given geometry with all-zero parameters."""
     C = shape[0]
-    return QuantLayer(
-        kind=kind,
-        in_shape=in_shape,
-        shape=shape,
-        weight=np.zeros(weight_shape, dtype=np.int64),
-        weight_exp=0,
-        bias=np.zeros(C, dtype=np.int64),
+    neuron = GammaParams(
         decay=np.full(1, 2048),
+        bucket_weight=np.zeros((1, C), dtype=np.int64),
+        bucket_weight_exp=0,
+        bias=np.zeros(C, dtype=np.int64),
         drive_exp=0,
         theta0=1,
         mf=0,
         decay_out=2048,
         is_output=False,
         per_synapse=False,
-        bucket_weight=np.zeros((1, C), dtype=np.int64),
-        **geo,
+        frac_bits=12,
+        weight_exp=0,
     )
+    weight = np.zeros(weight_shape, dtype=np.int64)
+    return QuantLayer(kind, in_shape, shape, weight, neuron, **geo)
 
 
 def pilotnet() -> QuantizedNetwork:
@@ -104,7 +105,7 @@ def pilotnet() -> QuantizedNetwork:
         flat = (64, 2, 20) if i == 0 else None
         layers.append(_layer("dense", (n_in,), (n,), (n, n_in), flatten_from=flat))
         n_in = n
-    layers[-1].is_output, layers[-1].decay_out = True, 0
+    layers[-1].neuron.is_output, layers[-1].neuron.decay_out = True, 0
     return QuantizedNetwork((3, 66, 200), layers)
 
 

@@ -201,7 +201,7 @@ def time_per_step(qnet: QuantizedNetwork, plan: NetworkPlan, acts: list[LayerAct
 
 
 def measure_activity(qnet: QuantizedNetwork, x: np.ndarray, plan: NetworkPlan) -> Activity:
-    """Run ``x`` (samples, T, *input_shape), real units) and estimate the cost per inference."""
+    """Run ``x`` (samples, T, *input_shape; real units) and estimate the cost per inference."""
     x = check_inputs(qnet, x)
     outs = run_reference(qnet, x)
     B, T = x.shape[:2]
@@ -242,7 +242,7 @@ def format_activity(act: Activity) -> str:
         lines.append(
             f"{a.index:>5}  {a.input_events_per_step:14.3f}  {a.synops_per_step:11.3f}  "
             f"{a.synops_per_inference:16.0f}  {a.dense_ops_per_inference:19d}  "
-            f"{rate:>18}  {silent:>6}"
+            f"{rate:>18}  {silent:>6}".rstrip()
         )
     share = act.synops_per_inference / max(act.dense_ops_per_inference, 1)
     e = act.energy_breakdown_j

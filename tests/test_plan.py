@@ -107,6 +107,16 @@ def test_conv_counts_weight_sharing_padding_and_stride():
     assert (b.connections, b.fan_out) == (36, 4)
 
 
+def test_per_synapse_conv_stores_K_kernels():
+    layer = conv((2, 5, 5), (3, 5, 5), padding=(1, 1), K=2)
+    layer.neuron = neuron(2, 3, per_synapse=True)
+    layer.weight = np.zeros((2, 3, 2, 3, 3), dtype=np.int64)  # K copies of the kernel
+    a = plan_network(network((2, 5, 5), [layer])).layers[0]
+    # twice the per-neuron figures above: 2 x 54 weights, 2 x 1014 connections, 2 x 27
+    assert (a.synapses, a.connections, a.fan_out) == (108, 2028, 54)
+    assert a.state_words == 75 * 4 + 3 * 1 + (2 + 7)  # no bucket weights per channel
+
+
 def test_fanout_map_sums_to_the_connections():
     layer = conv((2, 6, 7), (4, 3, 4), stride=(2, 2), padding=(1, 1))
     assert plan.fanout_map(layer).sum() == plan.connections(layer)
