@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from sg_lava.errors import UserError
 from sg_lava.tasks import TaskData
@@ -122,6 +122,12 @@ class StreamData:
                 yield x, y, second_half_mask(len(y), x.shape[1])
         except UserError as err:  # raised in a worker: torch adds its traceback to the text
             raise UserError(_worker_message(str(err))) from None
+
+    def subset(self, n: int | None) -> StreamData:
+        """The first ``n`` samples (all for None), still streamed."""
+        if n is None or n >= len(self):
+            return self
+        return StreamData(Subset(self.dataset, range(n)), self.n_classes, self.workers, self.name)
 
     def head(self, n: int) -> TaskData:
         """The first ``n`` samples in memory (the samples a model file stores)."""
