@@ -88,6 +88,34 @@ def _no_download(cls: type, data: str | Path):
         cls.download = original
 
 
+def tonic_source(
+    name: str,
+    data: str | Path,
+    split: str,
+    transform: Any = None,
+    sensor_size: tuple[int, int, int] | None = None,
+) -> tuple[Any, tuple[int, ...], int | None]:
+    """Tonic dataset ``name`` (raw events), found on disk or refused: the dataset, its
+    sensor size and its number of classes (None where tonic does not list them)."""
+    cls = _tonic_class(name)
+    key = name.lower()
+    if key in HSD_SPLITS:
+        require_hsd(data, key, split)
+    elif key == "dvsgesture":
+        require_dvs_gesture(data, split == "train")
+    if split not in ("train", "test", "valid"):
+        raise UserError(f"unknown split {split!r}: train, test (or valid for SSC)")
+    kwargs: dict[str, Any] = {"save_to": str(Path(data).expanduser()), "transform": transform}
+    if key == "ssc":
+        kwargs["split"] = split
+    else:
+        kwargs["train"] = split == "train"
+    with _no_download(cls, data):
+        source = cls(**kwargs)
+    classes = CLASSES.get(key) or len(getattr(cls, "classes", [])) or None
+    return source, tuple(sensor_size or cls.sensor_size), classes
+
+
 def tonic_split(
     name: str,
     data: str | Path,
@@ -108,25 +136,10 @@ def tonic_split(
     """
     import tonic
 
-    cls = _tonic_class(name)
-    key = name.lower()
-    if key in HSD_SPLITS:
-        require_hsd(data, key, split)
-    elif key == "dvsgesture":
-        require_dvs_gesture(data, split == "train")
-    if split not in ("train", "test", "valid"):
-        raise UserError(f"unknown split {split!r}: train, test (or valid for SSC)")
-    kwargs: dict[str, Any] = {"save_to": str(Path(data).expanduser()), "transform": transform}
-    if key == "ssc":
-        kwargs["split"] = split
-    else:
-        kwargs["train"] = split == "train"
-    with _no_download(cls, data):
-        source: Any = cls(**kwargs)
-    size = tuple(sensor_size or cls.sensor_size)
+    source, size, classes = tonic_source(name, data, split, transform, sensor_size)
     if cache is not None:
         source = tonic.DiskCachedDataset(source, cache_path=str(Path(cache) / name / split))
-    classes = n_classes or CLASSES.get(key) or len(getattr(cls, "classes", [])) or None
+    classes = n_classes or classes
     if classes is None:
         raise UserError(f"tonic dataset {name} does not list its classes; give n_classes")
     dataset = Binned(source, size, bins, input_shape or frame_shape(size))

@@ -16,6 +16,7 @@ naming the file (:class:`~sg_lava.errors.UserError`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,8 +164,10 @@ class EventsFile:
             raise UserError(f"{where}: t holds NaN or infinite values")
         if np.any(np.diff(t) < 0):
             raise UserError(f"{where}: t must be sorted (non-decreasing)")
-        for field, top in (("x", W), ("y", H), ("p", P)):
-            if field in ev.dtype.names and len(ev):
+        if P == 1 and "p" in ev.dtype.names and len(np.unique(ev["p"])) > 1:
+            raise UserError(f"{where}: sensor_size P = 1 but p holds more than one polarity")
+        for field, top in (("x", W), ("y", H), ("p", P if P > 1 else 0)):
+            if field in ev.dtype.names and len(ev) and top:
                 v = ev[field]
                 if not np.all(np.isfinite(v)) or v.min() < 0 or v.max() >= top or np.any(v % 1):
                     raise UserError(
@@ -232,19 +235,27 @@ def open_data(
 
 
 def write_events(
-    path: str | Path, events: list[np.ndarray], labels: np.ndarray, sensor_size: tuple
-) -> None:
-    """Write samples in the events layout (:data:`EVENTS_LAYOUT`), atomically."""
+    path: str | Path, samples: Iterable[tuple[np.ndarray, int]], sensor_size: Sequence[int]
+) -> int:
+    """Write ``(events, label)`` samples in the events layout (:data:`EVENTS_LAYOUT`),
+    atomically and one sample at a time; returns the number written."""
     import h5py
 
     from sg_lava.files import atomic_write
 
+    count = 0
+
     def write(f) -> None:
+        nonlocal count
+        labels = []
         with h5py.File(f, "w") as h:
             h.attrs["sensor_size"] = np.asarray(sensor_size, dtype=np.int64)
-            h.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
             group = h.create_group("events")
-            for i, ev in enumerate(events):
+            for i, (ev, label) in enumerate(samples):
                 group.create_dataset(str(i), data=ev)
+                labels.append(int(label))
+            h.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+        count = len(labels)
 
     atomic_write(path, write)
+    return count

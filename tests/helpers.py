@@ -181,4 +181,4 @@ def write_user_events(folder, n_train=48, n_test=12, seed=0):
     Path(folder).mkdir(parents=True, exist_ok=True)
     for i, (split, n) in enumerate((("train", n_train), ("test", n_test))):
         samples, labels = user_events(n, seed=seed + i)
-        write_events(Path(folder) / f"{split}.h5", samples, labels, (4, 1, 2))
+        write_events(Path(folder) / f"{split}.h5", zip(samples, labels), (4, 1, 2))
