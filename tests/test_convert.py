@@ -37,3 +37,13 @@ def test_missing_or_unknown_datasets_get_one_line_and_no_download(tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / data / name).exists() or not any((tmp_path / data / name).iterdir())
+
+
+def test_disk_cache_gives_the_same_batches_and_fills_the_cache(tmp_path):
+    write_hsd(tmp_path / "data", split="test", n=5, seed=2)
+    plain = tonic_split("SHD", tmp_path / "data", "test", bins=7)
+    cached = tonic_split("SHD", tmp_path / "data", "test", bins=7, cache=tmp_path / "cache")
+    gen = [torch.Generator().manual_seed(4) for _ in range(2)]
+    (xa, ya, _), (xb, yb, _) = next(plain.batches(5, gen[0])), next(cached.batches(5, gen[1]))
+    assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert len(list((tmp_path / "cache" / "SHD" / "test").glob("*.hdf5"))) == 5
