@@ -147,6 +147,10 @@ class EventsFile:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Workers started by spawn get the path, not the open file."""
+        return {**self.__dict__, "_file": None}
+
     def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
         import h5py
 
