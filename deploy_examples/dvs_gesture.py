@@ -49,14 +49,23 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     def run() -> int:
-        from sg_lava.datasets import load_dvs_gesture
+        import tonic
 
-        q = not args.quiet
-        train = load_dvs_gesture(args.data, True, args.bins, args.size, args.max_train, q)
-        test = load_dvs_gesture(args.data, False, args.bins, args.size, args.max_test, q)
+        from sg_lava.datasets import tonic_split
+
+        W, _, P = tonic.datasets.DVSGesture.sensor_size
+        opts = {
+            "bins": args.bins,
+            "workers": args.workers,
+            "cache": args.cache,
+            "sensor_size": (args.size, args.size, P),
+            "transform": tonic.transforms.Downsample(spatial_factor=args.size / W),
+        }
+        train = tonic_split("DVSGesture", args.data, "train", **opts).subset(args.max_train)
+        test = tonic_split("DVSGesture", args.data, "test", **opts).subset(args.max_test)
         config = conv_config(args.size, tuple(args.channels), 11, args.K, args.per_synapse)
         title = f"DVS Gesture on Lava ({args.size}x{args.size}, {args.bins} steps)"
-        return deploy_dataset("dvs_gesture", title, args, config, train, test, 11, verify_samples=2)
+        return deploy_dataset("dvs_gesture", title, args, config, train, test, verify_samples=2)
 
     return guarded("dvs_gesture", run)
 

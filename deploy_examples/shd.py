@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Spiking Heidelberg Digits (or SSC) through tonic: train online, export, run on Lava, verify.
 
-Spikes of 700 cochlear channels are binned into --bins time steps with tonic's ToFrame;
+Spikes of 700 cochlear channels are binned into --bins time steps with tonic's ToFrame
+while streaming (DataLoader workers, --workers; tonic's disk cache with --cache DIR);
 a 700-H-classes SpikingGamma network learns the spoken word online. The data folder
 must hold tonic's layout (DATA/SHD/shd_train.h5 and shd_test.h5 with their .zip files);
 if it does not, the script says where to get them. Nothing is downloaded.
@@ -25,15 +26,16 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     def run() -> int:
-        from sg_lava.datasets import load_hsd
+        from sg_lava.datasets import tonic_split
         from sg_lava.recipes import dense_config
 
-        q = not args.quiet
-        train = load_hsd(args.data, args.dataset, "train", args.bins, args.max_train, q)
-        test = load_hsd(args.data, args.dataset, "test", args.bins, args.max_test, q)
-        n_classes = int(max(train[1].max(), test[1].max())) + 1
+        name = args.dataset.upper()
+        opts = {"bins": args.bins, "workers": args.workers, "cache": args.cache}
+        train = tonic_split(name, args.data, "train", **opts).subset(args.max_train)
+        test = tonic_split(name, args.data, "test", **opts).subset(args.max_test)
+        n_classes = train.n_classes
         config = dense_config(
-            train[0].shape[-1],
+            700,
             [args.hidden],
             n_classes,
             K=args.K,
@@ -43,7 +45,7 @@ def main(argv=None) -> int:
             timing="lava",
         )
         title = f"{args.dataset.upper()} on Lava ({args.bins} time steps)"
-        return deploy_dataset(args.dataset, title, args, config, train, test, n_classes)
+        return deploy_dataset(args.dataset, title, args, config, train, test)
 
     return guarded("shd", run)
 

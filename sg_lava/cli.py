@@ -26,16 +26,55 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from sg_lava.experiment import task_options, train_task
+    from sg_lava.experiment import task_options, train_task, train_user
 
     if args.epochs is not None and args.epochs < 1:
         raise UserError("--epochs must be at least 1")
-    res = train_task(args.task, args.out, progress=not args.quiet, **task_options(args))
-    print(f"task: {args.task} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
+    for name in ("lr", "batch_size", "bins"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive")
+    user = args.data is not None or args.net is not None
+    if user:
+        _check_user_options(args)
+        res = train_user(
+            args.net,
+            args.data,
+            args.out,
+            bins=args.bins,
+            epochs=args.epochs or 10,
+            seed=args.seed,
+            mode=args.mode,
+            lr=args.lr or 0.01,
+            batch_size=args.batch_size or 64,
+            loss=args.loss,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
+        print(f"data: {args.data} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
+    else:
+        if args.task is None:
+            raise UserError("give a TASK, or --data DIR and --net net.toml")
+        if args.bins is not None:
+            raise UserError("--bins is for event data (--data DIR with train.h5/test.h5)")
+        res = train_task(args.task, args.out, progress=not args.quiet, **task_options(args))
+        print(f"task: {args.task} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
     print(f"model: {args.out}")
     print(f"fixed-point accuracy: {res.fixed_accuracy:.4f}")
     print(f"accuracy: {res.float_accuracy:.4f}")
     return 0
+
+
+def _check_user_options(args: argparse.Namespace) -> None:
+    """``--data``/``--net`` runs: both given, no task, no option that net.toml owns."""
+    if args.task is not None:
+        raise UserError(f"give either the task {args.task!r} or --data and --net, not both")
+    if args.data is None or args.net is None:
+        raise UserError("--data DIR and --net net.toml go together: give both")
+    owned = {"--per-synapse": args.per_synapse, "--timing": args.timing}
+    owned["--resolution"] = args.resolution != 1
+    for flag, given in owned.items():
+        if given:
+            raise UserError(f"{flag} is set in net.toml for --net runs (see docs/data.md)")
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -172,10 +211,21 @@ def _add_export_args(p: argparse.ArgumentParser) -> None:
 def _add_train(sub) -> None:
     from sg_lava.recipes import RECIPES
 
-    train = sub.add_parser("train", help="train a SpikingGamma network on a built-in task")
-    train.add_argument("task", choices=sorted(RECIPES), help="synthetic task of the paper")
+    train = sub.add_parser(
+        "train",
+        help="train a SpikingGamma network on a built-in task, or yours (--data, --net)",
+    )
+    train.add_argument(
+        "task", nargs="?", choices=sorted(RECIPES), help="synthetic task of the paper"
+    )
+    train.add_argument("--data", default=None, help="folder with train/test .npz or .h5 files")
+    train.add_argument("--net", default=None, help="network config (net.toml, docs/data.md)")
+    train.add_argument("--bins", type=int, default=None, help="time steps per event sample")
+    train.add_argument("--workers", type=int, default=0, help="DataLoader workers for events")
     train.add_argument("--out", required=True, help="model file to write (model.pt)")
     train.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's)")
+    train.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.01)")
+    train.add_argument("--batch-size", type=int, default=None, help="samples per batch (64)")
     train.add_argument("--seed", type=int, default=0, help="seed of data, init and order")
     train.add_argument("--mode", choices=("online", "bptt"), default="online")
     train.add_argument("--resolution", type=int, default=1, help="time steps per task step")

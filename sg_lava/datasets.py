@@ -1,24 +1,26 @@
-"""Neuromorphic datasets through tonic's own loaders: SHD, SSC and DVS Gesture.
+"""Neuromorphic datasets through tonic's own loaders, streamed: SHD, SSC, DVS Gesture, any.
 
-Nothing is downloaded here: tonic would fetch a missing dataset on construction, so each
-loader first checks that the files tonic expects are on disk and otherwise raises
-:class:`MissingDataError` saying where to get them and where to put them. Samples are binned
-into ``bins`` time steps with tonic's ``ToFrame`` and returned as float tensors
-``(n, T, *input_shape)`` of event counts.
+Nothing is downloaded here: tonic would fetch a missing dataset on construction, so SHD,
+SSC and DVS Gesture are first checked for the files tonic expects, and any other tonic
+dataset is opened with its ``download`` replaced by a :class:`MissingDataError` saying where
+to get the files and where to put them. A split is a
+:class:`~sg_lava.streaming.StreamData`: each sample is read and binned into ``bins`` time
+steps (tonic's ``ToFrame``) by ``DataLoader`` workers when its batch is due, optionally
+through tonic's ``DiskCachedDataset`` (decoded events cached on disk).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-
-import numpy as np
-import torch
-from tqdm import tqdm
+from typing import Any
 
 from sg_lava.errors import UserError
+from sg_lava.streaming import Binned, StreamData, frame_shape
 
 HSD_URL = "https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/"
 DVS_URL = "https://research.ibm.com/interactive/dvsgesture/ (tonic's DVSGesture mirror: figshare)"
+CLASSES = {"shd": 20, "ssc": 35}  # tonic lists no classes for these
 HSD_SPLITS = {"shd": ("train", "test"), "ssc": ("train", "valid", "test")}
 
 
@@ -44,33 +46,6 @@ def require_hsd(data: str | Path, name: str, split: str) -> Path:
     return h5
 
 
-def load_hsd(
-    data: str | Path,
-    name: str = "shd",
-    split: str = "train",
-    bins: int = 100,
-    max_samples: int | None = None,
-    progress: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """SHD or SSC: (n, bins, 700) spike counts per channel and bin, and labels."""
-    import tonic
-
-    require_hsd(data, name, split)
-    sensor = tonic.datasets.SHD.sensor_size
-    frame = tonic.transforms.ToFrame(sensor_size=sensor, n_time_bins=bins)
-    if name == "shd":
-        ds = tonic.datasets.SHD(save_to=str(data), train=split == "train", transform=frame)
-    else:
-        ds = tonic.datasets.SSC(save_to=str(data), split=split, transform=frame)
-    n = len(ds) if max_samples is None else min(len(ds), max_samples)
-    xs, ys = [], []
-    for i in tqdm(range(n), desc=f"{name} {split}", unit="sample", disable=not progress):
-        frames, label = ds[i]
-        xs.append(np.asarray(frames, dtype=np.float32).reshape(bins, -1))
-        ys.append(int(label))
-    return torch.as_tensor(np.stack(xs)), torch.as_tensor(ys, dtype=torch.int64)
-
-
 def require_dvs_gesture(data: str | Path, train: bool) -> Path:
     """Check for tonic's extracted DVS Gesture folder (at least 100 .npy files)."""
     folder = Path(data).expanduser() / "DVSGesture"
@@ -84,31 +59,88 @@ def require_dvs_gesture(data: str | Path, train: bool) -> Path:
     return folder / name
 
 
-def load_dvs_gesture(
-    data: str | Path,
-    train: bool = True,
-    bins: int = 20,
-    size: int = 32,
-    max_samples: int | None = None,
-    progress: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """DVS Gesture: (n, bins, 2, size, size) event counts (polarity, y, x), and labels."""
+def _tonic_class(name: str) -> type:
     import tonic
 
-    require_dvs_gesture(data, train)
-    W, H, P = tonic.datasets.DVSGesture.sensor_size
-    factor = size / W
-    transform = tonic.transforms.Compose(
-        [
-            tonic.transforms.Downsample(spatial_factor=factor),
-            tonic.transforms.ToFrame(sensor_size=(size, size, P), n_time_bins=bins),
-        ]
-    )
-    ds = tonic.datasets.DVSGesture(save_to=str(data), train=train, transform=transform)
-    n = len(ds) if max_samples is None else min(len(ds), max_samples)
-    xs, ys = [], []
-    for i in tqdm(range(n), desc="DVS Gesture", unit="sample", disable=not progress):
-        frames, label = ds[i]
-        xs.append(np.asarray(frames, dtype=np.float32))  # (T, P, H, W)
-        ys.append(int(label))
-    return torch.as_tensor(np.stack(xs)), torch.as_tensor(ys, dtype=torch.int64)
+    cls = getattr(tonic.datasets, name, None)
+    if not isinstance(cls, type) or not hasattr(cls, "sensor_size"):
+        known = sorted(n for n in dir(tonic.datasets) if hasattr(getattr(tonic.datasets, n), "sensor_size"))  # fmt: skip
+        raise UserError(f"unknown tonic dataset {name!r}; tonic has {', '.join(known)}")
+    return cls
+
+
+@contextmanager
+def _no_download(cls: type, data: str | Path):
+    """Construct a tonic dataset with its ``download`` replaced by a clear error."""
+
+    def refuse(self) -> None:
+        url = getattr(self, "url", None) or getattr(self, "base_url", "tonic's documentation")
+        raise MissingDataError(
+            f"{cls.__name__} data not found in {self.location_on_system}/: put the files "
+            f"from {url} there as tonic expects them (nothing is downloaded here)"
+        )
+
+    original = cls.download
+    cls.download = refuse
+    try:
+        yield
+    finally:
+        cls.download = original
+
+
+def tonic_source(
+    name: str,
+    data: str | Path,
+    split: str,
+    transform: Any = None,
+    sensor_size: tuple[int, int, int] | None = None,
+) -> tuple[Any, tuple[int, ...], int | None]:
+    """Tonic dataset ``name`` (raw events), found on disk or refused: the dataset, its
+    sensor size and its number of classes (None where tonic does not list them)."""
+    cls = _tonic_class(name)
+    key = name.lower()
+    if key in HSD_SPLITS:
+        require_hsd(data, key, split)
+    elif key == "dvsgesture":
+        require_dvs_gesture(data, split == "train")
+    if split not in ("train", "test", "valid"):
+        raise UserError(f"unknown split {split!r}: train, test (or valid for SSC)")
+    kwargs: dict[str, Any] = {"save_to": str(Path(data).expanduser()), "transform": transform}
+    if key == "ssc":
+        kwargs["split"] = split
+    else:
+        kwargs["train"] = split == "train"
+    with _no_download(cls, data):
+        source = cls(**kwargs)
+    classes = CLASSES.get(key) or len(getattr(cls, "classes", [])) or None
+    return source, tuple(sensor_size or cls.sensor_size), classes
+
+
+def tonic_split(
+    name: str,
+    data: str | Path,
+    split: str,
+    bins: int,
+    input_shape: tuple[int, ...] | None = None,
+    n_classes: int | None = None,
+    workers: int = 0,
+    cache: str | Path | None = None,
+    sensor_size: tuple[int, int, int] | None = None,
+    transform: Any = None,
+) -> StreamData:
+    """Split ``split`` (train/test, or SSC's valid) of tonic dataset ``name`` as a stream.
+
+    ``transform`` (a tonic event transform) runs on each sample before binning;
+    ``sensor_size`` overrides the dataset's (e.g. after a down-sampling ``transform``);
+    ``cache`` is a folder for tonic's ``DiskCachedDataset``.
+    """
+    import tonic
+
+    source, size, classes = tonic_source(name, data, split, transform, sensor_size)
+    if cache is not None:
+        source = tonic.DiskCachedDataset(source, cache_path=str(Path(cache) / name / split))
+    classes = n_classes or classes
+    if classes is None:
+        raise UserError(f"tonic dataset {name} does not list its classes; give n_classes")
+    dataset = Binned(source, size, bins, input_shape or frame_shape(size))
+    return StreamData(dataset, classes, workers, name=f"{name} {split}")

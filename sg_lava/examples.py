@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sg_lava.cli import guarded
+
+if TYPE_CHECKING:
+    from sg_lava.streaming import StreamData
 
 
 def example_parser(doc: str, default_out: str) -> argparse.ArgumentParser:
@@ -59,6 +63,8 @@ def dataset_parser(doc: str, default_out: str, batch_size: int) -> argparse.Argu
     ap.add_argument("--batch-size", type=int, default=batch_size)
     ap.add_argument("--max-train", type=int, default=None, help="use at most this many samples")
     ap.add_argument("--max-test", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers that bin samples")
+    ap.add_argument("--cache", default=None, help="folder for tonic's DiskCachedDataset")
     return ap
 
 
@@ -67,22 +73,18 @@ def deploy_dataset(
     title: str,
     args: argparse.Namespace,
     config: dict,
-    train: tuple,
-    test: tuple,
-    n_classes: int,
+    train: StreamData,
+    test: StreamData,
     verify_samples: int = 4,
 ) -> int:
-    """Train on (x, y) pairs read out over the second half of each sample, then deploy."""
-    import torch
+    """Train on a streamed split (read out over the second half of each sample), then deploy.
 
+    The test split is read into memory once for the deployment's Lava run and report.
+    """
     from sg_lava.experiment import train_and_save
+    from sg_lava.pipeline import CALIBRATION_SAMPLES
     from sg_lava.report import deploy, finish
-    from sg_lava.tasks import TaskData
     from sg_lava.training import TrainConfig
-
-    def task(x, y) -> TaskData:
-        readout = torch.arange(x.shape[1]) >= x.shape[1] // 2  # the class is known by then
-        return TaskData(x, y, readout.expand(len(y), -1).clone(), n_classes)
 
     cfg = TrainConfig(
         mode=args.mode,
@@ -93,17 +95,13 @@ def deploy_dataset(
     )
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
-    train_data, test_data = task(*train), task(*test)
-    samples = {"calibration": train_data.x[:64], "test": test_data.x[:verify_samples]}
+    test_data = test.head(len(test))
+    samples = {
+        "calibration": train.head(CALIBRATION_SAMPLES).x,
+        "test": test_data.x[:verify_samples],
+    }
     res = train_and_save(
-        config,
-        train_data,
-        test_data,
-        cfg,
-        folder / "model.pt",
-        {"name": name},
-        samples,
-        not args.quiet,
+        config, train, test_data, cfg, folder / "model.pt", {"name": name}, samples, not args.quiet
     )
     print(f"trained {name} in {res.seconds:.0f} s ({cfg.mode}, {cfg.epochs} epochs)", flush=True)
     return finish(deploy(res.pipeline, folder, test_data, args.lava_samples, not args.quiet), title)

@@ -16,13 +16,14 @@ from sg_lava.model_io import save_model
 from sg_lava.network import GammaNetwork
 from sg_lava.pipeline import Pipeline
 from sg_lava.recipes import dense_config, recipe
+from sg_lava.streaming import StreamData
 from sg_lava.tasks import TaskData, make_task, split_seed
 from sg_lava.training import TrainConfig, float_accuracy, seed_everything, train
 
 # train_task's options that command lines (sg-lava train, the deploy examples) pass through
 TASK_OPTIONS = (
     "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss",
-    "credit",
+    "credit", "lr", "batch_size",
 )  # fmt: skip
 
 
@@ -36,7 +37,7 @@ class TrainResult:
     """What a training run produced."""
 
     pipeline: Pipeline  # the saved model, loaded back: export, verify and deploy go through it
-    test: TaskData
+    test: TaskData | StreamData
     float_accuracy: float
     fixed_accuracy: float
     seconds: float
@@ -49,8 +50,8 @@ class TrainResult:
 
 def train_and_save(
     config: dict[str, Any],
-    train_data: TaskData,
-    test_data: TaskData,
+    train_data: TaskData | StreamData,
+    test_data: TaskData | StreamData,
     cfg: TrainConfig,
     out: str | Path,
     task: dict[str, Any],
@@ -67,7 +68,7 @@ def train_and_save(
     start = time.perf_counter()
     history = train(net, train_data, cfg, progress=progress)
     seconds = time.perf_counter() - start
-    acc = float_accuracy(net, test_data)
+    acc = float_accuracy(net, test_data, cfg.batch_size)
     info = {
         "mode": cfg.mode,
         "epochs": cfg.epochs,
@@ -95,10 +96,14 @@ def train_task(
     n_train: int | None = None,
     n_test: int | None = None,
     loss: str = "ce",
+    lr: float | None = None,
+    batch_size: int | None = None,
     progress: bool = True,
     credit: str | None = None,
 ) -> TrainResult:
-    """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``."""
+    """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``.
+
+    ``epochs``, ``lr`` and ``batch_size`` default to the recipe's."""
     r = recipe(task)
     params = {**r["task"], "resolution": resolution}
     n_train = n_train or r["n_train"]
@@ -111,9 +116,48 @@ def train_task(
     if resolution != 1:  # same physical time constants at a finer step: alpha -> alpha**(1/r)
         neuron["F"] = neuron["F"] / resolution
     config = dense_config(train_data.x.shape[-1], r["hidden"], train_data.n_classes, **neuron)
-    train_params = {**r["train"], **({"epochs": epochs} if epochs else {})}
-    if credit:
-        train_params["credit"] = credit
-    cfg = TrainConfig(mode=mode, seed=seed, loss=loss, **train_params)
+    given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "credit": credit}
+    cfg = TrainConfig(
+        mode=mode, seed=seed, loss=loss, **{**r["train"], **{k: v for k, v in given.items() if v}}
+    )
     info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
     return train_and_save(config, train_data, test_data, cfg, out, info, progress=progress)
+
+
+STORED_TEST_SAMPLES = 16  # test samples a model of user data keeps for `sg-lava verify`
+
+
+def train_user(
+    net_path: str | Path,
+    data: str | Path,
+    out: str | Path,
+    bins: int | None = None,
+    epochs: int = 10,
+    seed: int = 0,
+    mode: str = "online",
+    lr: float = 0.01,
+    batch_size: int = 64,
+    loss: str = "ce",
+    workers: int = 0,
+    progress: bool = True,
+) -> TrainResult:
+    """Train the network of ``net.toml`` on the data folder ``data`` and save ``out``.
+
+    The model file keeps the first training samples (export calibrates on them) and the
+    first test samples (verify replays them), so it needs the data folder no more.
+    """
+    from sg_lava.netfile import build_network, output_classes, read_net_toml
+    from sg_lava.pipeline import CALIBRATION_SAMPLES
+    from sg_lava.userdata import open_data
+
+    config = read_net_toml(net_path)
+    net = build_network(config, str(net_path))
+    classes = output_classes(net, str(net_path))
+    user = open_data(data, classes, tuple(net.input_shape), bins, workers)
+    samples = {
+        "calibration": user.train.head(CALIBRATION_SAMPLES).x,
+        "test": user.test.head(STORED_TEST_SAMPLES).x,
+    }
+    cfg = TrainConfig(mode=mode, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, seed=seed)
+    task = {"name": "data", **user.info, "net": str(Path(net_path).resolve())}
+    return train_and_save(config, user.train, user.test, cfg, out, task, samples, progress)

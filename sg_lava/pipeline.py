@@ -30,12 +30,14 @@ from sg_lava.files import file_sha256
 from sg_lava.fixed import FixedNetwork, Saturation
 from sg_lava.model_io import load_model
 from sg_lava.quantize import LayerReport, quantize_network
+from sg_lava.streaming import StreamData
 from sg_lava.tasks import TaskData, task_split
 from sg_lava.timing import fit_steps, pad_steps, predict, shift_mask
 from sg_lava.verify import VerifyResult, compare, parameter_mismatches
 
 MAX_SHARE = 0.001  # refuse above 0.1 % of weights clipped or of state values saturated
 CALIBRATION_SAMPLES = 64
+STREAM_BATCH = 64  # samples of streamed data in memory at once
 STORED = {"train": "calibration", "test": "test"}  # samples a model file may carry, by split
 
 
@@ -162,8 +164,15 @@ class Pipeline:
             "task": (self.payload.get("task") or {}).get("name", ""),
         }
 
-    def fixed_accuracy(self, data: TaskData, name: str = "test") -> float:
-        """Held-out accuracy of the exported integer network, in its own timing."""
+    def fixed_accuracy(self, data: TaskData | StreamData, name: str = "test") -> float:
+        """Held-out accuracy of the exported integer network, in its own timing.
+
+        Streamed data is run batch by batch and not kept.
+        """
+        if isinstance(data, StreamData):
+            from sg_lava.training import fixed_accuracy
+
+            return fixed_accuracy(self.qnet, data, STREAM_BATCH)
         lag = self.latency
         ref = self.reference(name, pad_steps(data.x, lag))
         pred = predict(ref.output.double(), shift_mask(data.mask, lag))

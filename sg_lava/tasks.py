@@ -36,6 +36,10 @@ class TaskData:
             idx = order[i : i + batch_size]
             yield self.x[idx], self.y[idx], self.mask[idx]
 
+    def head(self, n: int) -> TaskData:
+        """The first ``n`` samples."""
+        return TaskData(self.x[:n], self.y[:n], self.mask[:n], self.n_classes)
+
 
 def delay_detection(
     n: int,

@@ -122,3 +122,63 @@ def write_dvs_gesture(data, train=True, users=10, classes=11, events=300, seed=0
             root / name / "user01_fluorescent" / "0.npy", arcname=f"{name}/user01_fluorescent/0.npy"
         )
     return root
+
+
+NET_TOML = """\
+input_shape = [{n_in}]
+K = 3
+theta0 = 0.5
+
+[[layers]]
+type = "dense"
+out_features = 8
+
+[[layers]]
+type = "dense"
+out_features = 2
+"""
+
+
+def write_user_npz(folder, n_train=48, n_test=12, T=12, channels=3, seed=0):
+    """train.npz/test.npz of a learnable 2-class task: class c fires channel c more often."""
+    from pathlib import Path
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("test", n_test)):
+        y = np.arange(n) % 2
+        x = rng.random((n, T, channels)) < 0.1
+        x[np.arange(n), :, y] |= rng.random((n, T)) < 0.6
+        np.savez(Path(folder) / f"{split}.npz", x=x.astype(np.float32), y=y)
+
+
+def user_events(n, seed=0, width=4, polarities=2, k=40):
+    """Learnable 2-class events (t, x, p) on a (width, 1, polarities) sensor, and labels."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype([("t", np.int64), ("x", np.int16), ("p", np.int8)])
+    labels = np.arange(n) % 2
+    samples = []
+    for c in labels:
+        ev = np.zeros(k, dtype)
+        own = c * (width // 2) + rng.integers(0, width // 2, k)
+        ev["x"] = np.where(rng.random(k) < 0.8, own, rng.integers(0, width, k))
+        ev["t"] = np.sort(rng.integers(0, 100_000, k))
+        ev["p"] = rng.integers(0, polarities, k)
+        samples.append(ev)
+    return samples, labels
+
+
+def write_user_events(folder, n_train=48, n_test=12, seed=0):
+    """train.h5/test.h5 in the events layout of docs/data.md (sensor (4, 1, 2))."""
+    from pathlib import Path
+
+    from sg_lava.userdata import write_events
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for i, (split, n) in enumerate((("train", n_train), ("test", n_test))):
+        samples, labels = user_events(n, seed=seed + i)
+        write_events(Path(folder) / f"{split}.h5", zip(samples, labels), (4, 1, 2))
