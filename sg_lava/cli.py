@@ -26,11 +26,21 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    """Train on one device, or under ``torchrun`` on several processes (rank 0 reports)."""
+    from sg_lava import distributed
+    from sg_lava.devices import resolve_device
     from sg_lava.experiment import task_options, train_task
 
     if args.epochs is not None and args.epochs < 1:
         raise UserError("--epochs must be at least 1")
-    res = train_task(args.task, args.out, progress=not args.quiet, **task_options(args))
+    _, device = distributed.init_from_env(resolve_device(args.device))
+    try:
+        options = {**task_options(args), "device": str(device)}
+        res = train_task(args.task, args.out, progress=False if args.quiet else None, **options)
+    finally:
+        distributed.shutdown()
+    if res is None:  # another rank than 0: rank 0 saves and reports
+        return 0
     print(f"task: {args.task} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
     print(f"model: {args.out}")
     print(f"fixed-point accuracy: {res.fixed_accuracy:.4f}")
@@ -126,6 +136,7 @@ def _add_export_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train(sub) -> None:
+    from sg_lava.devices import DEVICE_HELP
     from sg_lava.recipes import RECIPES
 
     train = sub.add_parser("train", help="train a SpikingGamma network on a built-in task")
@@ -143,7 +154,15 @@ def _add_train(sub) -> None:
         help="lava: one step of latency per synapse (default); zero: the equations",
     )
     train.add_argument("--loss", choices=("ce", "mse"), default="ce", help="loss at every step")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--n-train", type=int, default=None, help="training samples")
+    train.add_argument("--n-test", type=int, default=None, help="test (and validation) samples")
+    train.add_argument("--device", default="auto", help=DEVICE_HELP)
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint beside --out (MODEL.ckpt.pt)",
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar, no epoch lines")
     train.set_defaults(func=_cmd_train)
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sg_lava.checkpoints import Checkpoints, RunFiles
+from sg_lava.distributed import current
 from sg_lava.model_io import save_model
 from sg_lava.network import GammaNetwork
 from sg_lava.pipeline import Pipeline
@@ -21,7 +23,8 @@ from sg_lava.training import TrainConfig, float_accuracy, seed_everything, train
 
 # train_task's options that command lines (sg-lava train, the deploy examples) pass through
 TASK_OPTIONS = (
-    "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss"
+    "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss",
+    "device", "resume",
 )  # fmt: skip
 
 
@@ -54,29 +57,48 @@ def train_and_save(
     out: str | Path,
     task: dict[str, Any],
     samples: dict | None = None,
-    progress: bool = True,
-) -> TrainResult:
+    progress: bool | None = None,
+    valid: TaskData | None = None,
+    resume: bool = False,
+) -> TrainResult | None:
     """Train a network of ``config`` on ``train_data``, save it, measure it on ``test_data``.
 
     ``samples`` (calibration and test inputs) go into the file for tasks that cannot be
-    regenerated from a seed (datasets).
+    regenerated from a seed (datasets). After each epoch the accuracy on ``valid`` (else
+    on ``test_data``) is recorded and the run's files (:class:`RunFiles`: checkpoint, best
+    model, metrics, curve) are written beside ``out``; ``resume`` continues from the
+    checkpoint. Under ``torchrun`` only rank 0 saves and measures; other ranks get None.
     """
     seed_everything(cfg.seed)
     net = GammaNetwork(config)
+    valid = valid if valid is not None else test_data
+
+    def info(**extra: Any) -> dict[str, Any]:
+        keys = ("mode", "epochs", "seed", "lr", "batch_size")
+        return {**{k: getattr(cfg, k) for k in keys}, **extra}
+
+    def save_best(best: GammaNetwork, path: Path) -> None:
+        save_model(
+            best, path, task=task, train=info(selected="best validation accuracy"), samples=samples
+        )
+
     start = time.perf_counter()
-    history = train(net, train_data, cfg, progress=progress)
+    history = train(
+        net,
+        train_data,
+        cfg,
+        evaluate=lambda n: float_accuracy(n, valid),
+        progress=progress,
+        checkpoints=Checkpoints(RunFiles.beside(out), save_best),
+        resume=resume,
+    )
     seconds = time.perf_counter() - start
+    if not current().main:
+        return None
     acc = float_accuracy(net, test_data)
-    info = {
-        "mode": cfg.mode,
-        "epochs": cfg.epochs,
-        "seed": cfg.seed,
-        "lr": cfg.lr,
-        "batch_size": cfg.batch_size,
-        "seconds": seconds,
-        "float_accuracy": acc,
-    }
-    save_model(net, out, task=task, train=info, samples=samples)
+    save_model(
+        net, out, task=task, train=info(seconds=seconds, float_accuracy=acc), samples=samples
+    )
     pipe = Pipeline(out)
     return TrainResult(pipe, test_data, acc, pipe.fixed_accuracy(test_data), seconds, history)
 
@@ -93,15 +115,22 @@ def train_task(
     n_train: int | None = None,
     n_test: int | None = None,
     loss: str = "ce",
-    progress: bool = True,
-) -> TrainResult:
-    """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``."""
+    progress: bool | None = None,
+    device: str = "auto",
+    resume: bool = False,
+) -> TrainResult | None:
+    """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``.
+
+    The best epoch is chosen on a validation split of its own seed (``split_seed``), the
+    size of the test split.
+    """
     r = recipe(task)
     params = {**r["task"], "resolution": resolution}
     n_train = n_train or r["n_train"]
     n_test = n_test or r["n_test"]
     train_data = make_task(task, n_train, seed=split_seed(seed, "train"), **params)
     test_data = make_task(task, n_test, seed=split_seed(seed, "test"), **params)
+    valid = make_task(task, n_test, seed=split_seed(seed, "valid"), **params)
     neuron = {**r["network"], "per_synapse": per_synapse}
     if timing:
         neuron["timing"] = timing
@@ -109,7 +138,13 @@ def train_task(
         neuron["F"] = neuron["F"] / resolution
     config = dense_config(train_data.x.shape[-1], r["hidden"], train_data.n_classes, **neuron)
     cfg = TrainConfig(
-        mode=mode, seed=seed, loss=loss, **{**r["train"], **({"epochs": epochs} if epochs else {})}
+        mode=mode,
+        seed=seed,
+        loss=loss,
+        device=device,
+        **{**r["train"], **({"epochs": epochs} if epochs else {})},
     )
     info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
-    return train_and_save(config, train_data, test_data, cfg, out, info, progress=progress)
+    return train_and_save(
+        config, train_data, test_data, cfg, out, info, progress=progress, valid=valid, resume=resume
+    )
