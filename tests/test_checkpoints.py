@@ -89,6 +89,13 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(tmp_path):
         run(tmp_path / "new", tiny(), resume=True)
 
 
+def test_the_validation_split_has_a_seed_of_its_own():
+    from sg_lava.tasks import split_seed
+
+    taken = {split_seed(s, split) for s in range(1000) for split in ("train", "test")}
+    assert not taken & {split_seed(s, "valid") for s in range(1000)}
+
+
 def test_random_states_survive_the_file(tmp_path):
     gen = torch.Generator().manual_seed(1)
     states = rng_states(gen)
@@ -110,8 +117,16 @@ def cli(*args, **kw):
 def test_ctrl_c_then_resume_through_the_command_line(tmp_path):
     """SIGINT while training: exit 130, a checkpoint that loads safely; --resume finishes
     with exactly the model of an uninterrupted run."""
-    full = subprocess.run(cli("--epochs", "3", "--out", str(tmp_path / "full.pt")), timeout=300)
-    assert full.returncode == 0
+    full = subprocess.run(
+        cli("--epochs", "3", "--out", str(tmp_path / "full.pt")),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert full.returncode == 0, full.stderr
+    # not a terminal: one line per epoch, no progress-bar redraws
+    assert [ln.split(":")[0] for ln in full.stdout.splitlines() if ln.startswith("epoch")] == [
+        "epoch 1/3", "epoch 2/3", "epoch 3/3"
+    ]  # fmt: skip
+    assert "\r" not in full.stderr and "batch/s" not in full.stderr
     out = tmp_path / "cut.pt"
     files = RunFiles.beside(out)
     proc = subprocess.Popen(
