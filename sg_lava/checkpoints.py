@@ -18,9 +18,7 @@ tensors and plain types that loads with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import json
-import pickle
 import random
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ import torch
 
 from sg_lava.errors import UserError
 from sg_lava.files import atomic_write
+from sg_lava.model_io import load_torch_file
 
 CHECKPOINT_FORMAT = "sg-lava-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -108,14 +107,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A checkpoint written by :func:`save_checkpoint`; bad files raise :class:`UserError`."""
-    if not path.is_file():
-        raise UserError(f"no checkpoint to resume from: {path} does not exist")
-    if not zipfile.is_zipfile(path):
-        raise UserError(f"{path} is not a readable checkpoint (not a torch archive)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
-        raise UserError(f"{path} is not a readable checkpoint ({type(err).__name__})") from None
+    payload = load_torch_file(path, "checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise UserError(f"{path} is not an sg-lava checkpoint")
     if payload.get("version") != CHECKPOINT_VERSION:

@@ -85,7 +85,7 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(tmp_path):
     run(tmp_path, tiny(), TrainConfig(**{**CFG.__dict__, "epochs": 1}))
     with pytest.raises(UserError, match="lr 0.02 vs 0.05"):
         run(tmp_path, tiny(), TrainConfig(**{**CFG.__dict__, "epochs": 1, "lr": 0.05}), True)
-    with pytest.raises(UserError, match="does not exist"):
+    with pytest.raises(UserError, match="checkpoint not found"):
         run(tmp_path / "new", tiny(), resume=True)
 
 
