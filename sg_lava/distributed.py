@@ -37,13 +37,10 @@ class Dist:
         """``value`` summed over all ranks."""
         if self.world == 1:
             return value
-        t = torch.tensor([value], dtype=torch.float64)
+        nccl = td.get_backend() == "nccl"  # nccl reduces CUDA tensors only
+        t = torch.tensor([value], dtype=torch.float64, device="cuda" if nccl else "cpu")
         td.all_reduce(t)
         return float(t)
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            td.barrier()
 
 
 def current() -> Dist:
