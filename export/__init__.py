@@ -2,3 +2,7 @@
 
 Nothing here may import torch at module level: the Lava side reads files with it.
 """
+
+from sg_lava._callable import make_callable
+
+make_callable(__name__, "sg_lava.api:export")  # sg_lava.export(model_path, net_path)

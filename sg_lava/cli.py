@@ -25,8 +25,36 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     return main()
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, device: str, user: bool):
+    """The training run ``sg-lava train`` asked for: a built-in task or the user's data."""
     from sg_lava.experiment import task_options, train_task, train_user
+
+    progress = False if args.quiet else None
+    if not user:
+        options = {**task_options(args), "device": device}
+        return train_task(args.task, args.out, progress=progress, **options)
+    return train_user(
+        args.net,
+        args.data,
+        args.out,
+        bins=args.bins,
+        epochs=args.epochs or 10,
+        seed=args.seed,
+        mode=args.mode,
+        lr=args.lr or 0.01,
+        batch_size=args.batch_size or 64,
+        loss=args.loss,
+        workers=args.workers,
+        progress=progress,
+        device=device,
+        resume=args.resume,
+    )
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Train on one device, or under ``torchrun`` on several processes (rank 0 reports)."""
+    from sg_lava import distributed
+    from sg_lava.devices import resolve_device
 
     if args.epochs is not None and args.epochs < 1:
         raise UserError("--epochs must be at least 1")
@@ -36,28 +64,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     user = args.data is not None or args.net is not None
     if user:
         _check_user_options(args)
-        res = train_user(
-            args.net,
-            args.data,
-            args.out,
-            bins=args.bins,
-            epochs=args.epochs or 10,
-            seed=args.seed,
-            mode=args.mode,
-            lr=args.lr or 0.01,
-            batch_size=args.batch_size or 64,
-            loss=args.loss,
-            workers=args.workers,
-            progress=not args.quiet,
-        )
-        print(f"data: {args.data} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
-    else:
-        if args.task is None:
-            raise UserError("give a TASK, or --data DIR and --net net.toml")
-        if args.bins is not None:
-            raise UserError("--bins is for event data (--data DIR with train.h5/test.h5)")
-        res = train_task(args.task, args.out, progress=not args.quiet, **task_options(args))
-        print(f"task: {args.task} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
+    elif args.task is None:
+        raise UserError("give a TASK, or --data DIR and --net net.toml")
+    elif args.bins is not None:
+        raise UserError("--bins is for event data (--data DIR with train.h5/test.h5)")
+    _, device = distributed.init_from_env(resolve_device(args.device))
+    try:
+        res = _train(args, str(device), user)
+    finally:
+        distributed.shutdown()
+    if res is None:  # another rank than 0: rank 0 saves and reports
+        return 0
+    what = f"data: {args.data}" if user else f"task: {args.task}"
+    print(f"{what} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
     print(f"model: {args.out}")
     print(f"fixed-point accuracy: {res.fixed_accuracy:.4f}")
     print(f"accuracy: {res.float_accuracy:.4f}")
@@ -209,6 +228,7 @@ def _add_export_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train(sub) -> None:
+    from sg_lava.devices import DEVICE_HELP
     from sg_lava.recipes import RECIPES
 
     train = sub.add_parser(
@@ -244,7 +264,15 @@ def _add_train(sub) -> None:
         help="online credit: step (current step only), alpha (+ exact alpha traces), "
         "traces (+ exact credit across one layer boundary; default)",
     )
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--n-train", type=int, default=None, help="training samples")
+    train.add_argument("--n-test", type=int, default=None, help="test (and validation) samples")
+    train.add_argument("--device", default="auto", help=DEVICE_HELP)
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint beside --out (MODEL.ckpt.pt)",
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar, no epoch lines")
     train.set_defaults(func=_cmd_train)
 
 

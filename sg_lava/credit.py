@@ -73,22 +73,22 @@ def boundary_mb(lower: GammaDense, upper: GammaLayer, batch: int) -> float:
 
 
 def initial_traces(
-    net: GammaNetwork, batch: int, plan: list[bool], dtype: torch.dtype
+    net: GammaNetwork, batch: int, plan: list[bool], dtype: torch.dtype, device=None
 ) -> list[LayerTraces]:
-    """All-zero traces for ``batch`` samples."""
+    """All-zero traces for ``batch`` samples, on ``device``."""
     out = []
     gammas = net.gamma_layers
     for g, (module, (in_shape, _)) in enumerate(
         (m, s) for m, s in zip(net.layers, net.shapes) if isinstance(m, GammaLayer)
     ):
-        alpha = torch.zeros(batch, module.K, module.K, *in_shape, dtype=dtype)
+        alpha = torch.zeros(batch, module.K, module.K, *in_shape, dtype=dtype, device=device)
         cross = pending = None
         if plan[g]:
             low = gammas[g - 1]
             n = low.in_features + 1 + 2 * low.K
-            cross = torch.zeros(batch, module.K, low.out_features, n, dtype=dtype)
-            pending = torch.zeros(batch, low.out_features, n, dtype=dtype)
-        gain = torch.zeros(module.K, dtype=dtype)
+            cross = torch.zeros(batch, module.K, low.out_features, n, dtype=dtype, device=device)
+            pending = torch.zeros(batch, low.out_features, n, dtype=dtype, device=device)
+        gain = torch.zeros(module.K, dtype=dtype, device=device)
         out.append(LayerTraces(alpha, cross, pending, gain))
     return out
 
@@ -175,18 +175,24 @@ def train_batch_traced(
     mask: Tensor,
     loss: str,
     n_classes: int,
+    norm: float | None = None,
+    ddp: None = None,
     credit: str = "traces",
     budget_mb: float = DEFAULT_BUDGET_MB,
 ) -> float:
-    """Online gradients of one batch with forward-mode traces; returns the mean loss."""
+    """Online gradients of one batch with forward-mode traces; returns the mean loss.
+
+    ``norm`` divides the summed loss (default: this batch's masked steps); ``ddp`` must be
+    None: under torchrun the trainer averages these gradients over the ranks itself.
+    """
     from sg_lava.training import step_loss, train_batch_online
 
     if credit == "step":
-        return train_batch_online(net, x, y, mask, loss, n_classes)
+        return train_batch_online(net, x, y, mask, loss, n_classes, norm)
     plan = traced_boundaries(net, x.shape[0], credit, budget_mb)
-    states = net.initial_state(x.shape[0])
-    layer_traces = initial_traces(net, x.shape[0], plan, x.dtype)
-    total = mask.sum().clamp(min=1)
+    states = net.initial_state(x.shape[0], x.device)
+    layer_traces = initial_traces(net, x.shape[0], plan, x.dtype, x.device)
+    total = mask.sum().clamp(min=1) if norm is None else norm
     value = 0.0
     for t in range(x.shape[1]):
         states = [s.detached() for s in states]

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sg_lava.checkpoints import Checkpoints, RunFiles
+from sg_lava.distributed import current
 from sg_lava.model_io import save_model
 from sg_lava.network import GammaNetwork
 from sg_lava.pipeline import Pipeline
@@ -23,7 +25,7 @@ from sg_lava.training import TrainConfig, float_accuracy, seed_everything, train
 # train_task's options that command lines (sg-lava train, the deploy examples) pass through
 TASK_OPTIONS = (
     "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss",
-    "credit", "lr", "batch_size",
+    "credit", "lr", "batch_size", "device", "resume",
 )  # fmt: skip
 
 
@@ -56,30 +58,49 @@ def train_and_save(
     out: str | Path,
     task: dict[str, Any],
     samples: dict | None = None,
-    progress: bool = True,
-) -> TrainResult:
+    progress: bool | None = None,
+    valid: TaskData | None = None,
+    resume: bool = False,
+) -> TrainResult | None:
     """Train a network of ``config`` on ``train_data``, save it, measure it on ``test_data``.
 
     ``samples`` (calibration and test inputs) go into the file for tasks that cannot be
-    regenerated from a seed (datasets).
+    regenerated from a seed (datasets). After each epoch the accuracy on ``valid`` (else
+    on ``test_data``) is recorded and the run's files (:class:`RunFiles`: checkpoint, best
+    model, metrics, curve) are written beside ``out``; ``resume`` continues from the
+    checkpoint. Under ``torchrun`` only rank 0 saves and measures; other ranks get None.
     """
     seed_everything(cfg.seed)
     net = GammaNetwork(config)
+    valid = valid if valid is not None else test_data
+
+    def info(**extra: Any) -> dict[str, Any]:
+        keys = ("mode", "epochs", "seed", "lr", "batch_size")
+        credit = {"credit": cfg.credit if cfg.mode == "online" else None}
+        return {**{k: getattr(cfg, k) for k in keys}, **credit, **extra}
+
+    def save_best(best: GammaNetwork, path: Path) -> None:
+        save_model(
+            best, path, task=task, train=info(selected="best validation accuracy"), samples=samples
+        )
+
     start = time.perf_counter()
-    history = train(net, train_data, cfg, progress=progress)
+    history = train(
+        net,
+        train_data,
+        cfg,
+        evaluate=lambda n: float_accuracy(n, valid),
+        progress=progress,
+        checkpoints=Checkpoints(RunFiles.beside(out), save_best),
+        resume=resume,
+    )
     seconds = time.perf_counter() - start
-    acc = float_accuracy(net, test_data, cfg.batch_size)
-    info = {
-        "mode": cfg.mode,
-        "epochs": cfg.epochs,
-        "seed": cfg.seed,
-        "lr": cfg.lr,
-        "batch_size": cfg.batch_size,
-        "credit": cfg.credit if cfg.mode == "online" else None,
-        "seconds": seconds,
-        "float_accuracy": acc,
-    }
-    save_model(net, out, task=task, train=info, samples=samples)
+    if not current().main:
+        return None
+    acc = float_accuracy(net, test_data)
+    save_model(
+        net, out, task=task, train=info(seconds=seconds, float_accuracy=acc), samples=samples
+    )
     pipe = Pipeline(out)
     return TrainResult(pipe, test_data, acc, pipe.fixed_accuracy(test_data), seconds, history)
 
@@ -98,18 +119,24 @@ def train_task(
     loss: str = "ce",
     lr: float | None = None,
     batch_size: int | None = None,
-    progress: bool = True,
     credit: str | None = None,
-) -> TrainResult:
+    progress: bool | None = None,
+    device: str = "auto",
+    resume: bool = False,
+) -> TrainResult | None:
     """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``.
 
-    ``epochs``, ``lr`` and ``batch_size`` default to the recipe's."""
+    ``epochs``, ``lr``, ``batch_size`` and ``credit`` default to the recipe's. The best epoch
+    is chosen on a validation split of its own seed (``split_seed``), the size of the test
+    split.
+    """
     r = recipe(task)
     params = {**r["task"], "resolution": resolution}
     n_train = n_train or r["n_train"]
     n_test = n_test or r["n_test"]
     train_data = make_task(task, n_train, seed=split_seed(seed, "train"), **params)
     test_data = make_task(task, n_test, seed=split_seed(seed, "test"), **params)
+    valid = make_task(task, n_test, seed=split_seed(seed, "valid"), **params)
     neuron = {**r["network"], "per_synapse": per_synapse}
     if timing:
         neuron["timing"] = timing
@@ -118,10 +145,16 @@ def train_task(
     config = dense_config(train_data.x.shape[-1], r["hidden"], train_data.n_classes, **neuron)
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "credit": credit}
     cfg = TrainConfig(
-        mode=mode, seed=seed, loss=loss, **{**r["train"], **{k: v for k, v in given.items() if v}}
+        mode=mode,
+        seed=seed,
+        loss=loss,
+        device=device,
+        **{**r["train"], **{k: v for k, v in given.items() if v}},
     )
     info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
-    return train_and_save(config, train_data, test_data, cfg, out, info, progress=progress)
+    return train_and_save(
+        config, train_data, test_data, cfg, out, info, progress=progress, valid=valid, resume=resume
+    )
 
 
 STORED_TEST_SAMPLES = 16  # test samples a model of user data keeps for `sg-lava verify`
@@ -139,8 +172,10 @@ def train_user(
     batch_size: int = 64,
     loss: str = "ce",
     workers: int = 0,
-    progress: bool = True,
-) -> TrainResult:
+    progress: bool | None = None,
+    device: str = "auto",
+    resume: bool = False,
+) -> TrainResult | None:
     """Train the network of ``net.toml`` on the data folder ``data`` and save ``out``.
 
     The model file keeps the first training samples (export calibrates on them) and the
@@ -158,6 +193,10 @@ def train_user(
         "calibration": user.train.head(CALIBRATION_SAMPLES).x,
         "test": user.test.head(STORED_TEST_SAMPLES).x,
     }
-    cfg = TrainConfig(mode=mode, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, seed=seed)
+    cfg = TrainConfig(
+        mode=mode, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, seed=seed, device=device
+    )
     task = {"name": "data", **user.info, "net": str(Path(net_path).resolve())}
-    return train_and_save(config, user.train, user.test, cfg, out, task, samples, progress)
+    return train_and_save(
+        config, user.train, user.test, cfg, out, task, samples, progress, resume=resume
+    )

@@ -49,20 +49,27 @@ def save_model(
     atomic_write(Path(path), lambda f: torch.save(payload, f))
 
 
-def read_model_file(path: str | Path) -> dict[str, Any]:
-    """Load and check the dict inside a model file; bad input raises :class:`UserError`."""
+def load_torch_file(path: str | Path, what: str) -> Any:
+    """``torch.load(weights_only=True)`` of a file we wrote (a ``what``: model file,
+    checkpoint); a missing, foreign or unsafe file raises :class:`UserError`."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"model file not found: {path}")
+        raise UserError(f"{what} not found: {path}")
     if not zipfile.is_zipfile(path):
-        raise UserError(f"{path} is not a readable model file (not a torch archive)")
+        raise UserError(f"{path} is not a readable {what} (not a torch archive)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
         raise UserError(f"{path} holds objects that a safe load refuses ({first[:120]})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise UserError(f"{path} is not a readable model file ({type(err).__name__})") from None
+        raise UserError(f"{path} is not a readable {what} ({type(err).__name__})") from None
+
+
+def read_model_file(path: str | Path) -> dict[str, Any]:
+    """Load and check the dict inside a model file; bad input raises :class:`UserError`."""
+    path = Path(path)
+    payload = load_torch_file(path, "model file")
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise UserError(f"{path} is not an sg-lava model file")
     version = payload.get("version")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import Tensor
 
+from sg_lava._callable import make_callable
 from sg_lava.export.neuron import GammaParams
 from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
 from sg_lava.layers import Flatten, GammaConv2d, GammaDense, GammaLayer, SumPool2d
@@ -268,3 +269,8 @@ def _bias(module: GammaLayer, frac: int, spec: FixedPointSpec) -> tuple[np.ndarr
     bias = np.round(module.bias.detach().double().numpy() * 2.0**frac)
     clipped = float(np.mean(np.abs(bias) > limit))
     return np.clip(bias, -limit, limit).astype(np.int64), clipped
+
+
+make_callable(
+    __name__, "sg_lava.quantize:quantize_network"
+)  # the top-level API: sg_lava.quantize(...)

@@ -227,7 +227,7 @@ TASKS: dict[str, Callable[..., TaskData]] = {
 }
 
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "valid")
 
 
 def make_task(name: str, n: int, seed: int, **params) -> TaskData:
@@ -238,7 +238,12 @@ def make_task(name: str, n: int, seed: int, **params) -> TaskData:
 
 
 def split_seed(seed: int, split: str) -> int:
-    """The generator seed of a split: train and test of one run never share samples."""
+    """The generator seed of a split: train ``2s+1``, test ``2s+2``, valid ``2**32 + s``.
+
+    No two splits of any runs (seeds below 2**31) share a generator seed.
+    """
+    if split == "valid":
+        return 2**32 + int(seed)
     return 2 * int(seed) + 1 + SPLITS.index(split)
 
 

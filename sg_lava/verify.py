@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sg_lava._callable import make_callable
 from sg_lava.errors import UserError
 from sg_lava.export.neuron import values_equal
 from sg_lava.export.qnet import QuantizedNetwork
@@ -201,3 +202,6 @@ def plot_rasters(res: VerifyResult, path: str | Path, sample: int = 0) -> None:
     suffix = Path(path).suffix.lstrip(".") or "png"
     atomic_write(path, lambda f: fig.savefig(f, format=suffix, dpi=110))
     plt.close(fig)
+
+
+make_callable(__name__, "sg_lava.api:verify")  # the top-level API: sg_lava.verify(...)

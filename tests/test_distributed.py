@@ -1,0 +1,52 @@
+"""torchrun: two CPU processes (gloo, DDP) train the model one process trains."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from sg_lava.distributed import Dist
+from sg_lava.model_io import load_model
+
+
+def test_shards_cover_a_global_batch_once():
+    for n in (1, 5, 64):
+        parts = [Dist(r, 3).shard(n) for r in range(3)]
+        assert [i for p in parts for i in range(n)[p]] == list(range(n))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+TRAIN = ["-m", "sg_lava", "train", "delay", "--epochs", "2", "--n-train", "96", "--n-test"]
+TRAIN += ["32", "--device", "cpu", "--quiet"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["online", "bptt"])
+def test_two_processes_train_the_model_of_one(tmp_path, mode):
+    one, two = tmp_path / "one.pt", tmp_path / "two.pt"
+    single = subprocess.run(
+        [sys.executable, *TRAIN, "--mode", mode, "--out", str(one)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert single.returncode == 0, single.stderr
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    launcher += ["--master_addr", "127.0.0.1", "--master_port", str(free_port())]
+    res = subprocess.run(
+        [*launcher, *TRAIN, "--mode", mode, "--out", str(two)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.count("model: ") == 1  # only rank 0 reports
+    a, _ = load_model(one)
+    b, _ = load_model(two)
+    for k, v in a.state_dict().items():
+        torch.testing.assert_close(b.state_dict()[k], v, rtol=1e-4, atol=1e-5, msg=k)
