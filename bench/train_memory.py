@@ -1,4 +1,8 @@
-"""Peak memory and time per step of online vs BPTT training, for growing sequence length.
+"""Peak memory and time per step of online (one-step or traces) vs BPTT training, for growing T.
+
+Modes: ``online`` (credit ``step``: the current step only), ``alpha`` and ``traces``
+(online with the forward-mode traces of :mod:`sg_lava.credit`; ``traces`` here ignores
+the memory budget) and ``bptt``.
 
 Each (mode, T) runs in a fresh process: build a 2-64-3 network (K=8) and the batch of 32
 sequences of T steps, warm up on 10 steps, then train the batch. Reported: the process's
@@ -6,6 +10,10 @@ peak resident set size, and the part of it that training added above the baselin
 just before (the torch runtime and the input data are in the baseline).
 
     python bench/train_memory.py [--steps 500 1000 2000 4000] [--batch 32] [--hidden 64]
+        [--modes online traces bptt] [--layers 1]
+
+``--layers`` hidden layers of ``--hidden`` neurons (2 or 3 gamma layers in all); for
+SHD's shape use ``--inputs 700 --hidden 256 --layers 2 --outputs 20 --batch 64``.
 """
 
 from __future__ import annotations
@@ -23,32 +31,34 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def child(mode: str, steps: int, batch: int, hidden: int) -> dict:
+def child(mode: str, steps: int, args: argparse.Namespace) -> dict:
+    import functools
+
     import torch
 
+    from sg_lava.credit import train_batch_traced
     from sg_lava.network import GammaNetwork
+    from sg_lava.recipes import dense_config
     from sg_lava.training import train_batch_bptt, train_batch_online
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    net = GammaNetwork(
-        {
-            "input_shape": [2],
-            "layers": [
-                {"type": "dense", "out_features": hidden},
-                {"type": "dense", "out_features": 3},
-            ],
-            "K": 8,
-        }
-    )
-    fn = train_batch_online if mode == "online" else train_batch_bptt
-    y = torch.randint(0, 3, (batch,))
-    x = (torch.rand(batch, steps, 2) < 0.05).float()  # the data exist before the baseline
+    hidden = [args.hidden] * args.layers
+    net = GammaNetwork(dense_config(args.inputs, hidden, args.outputs, K=8))
+    fn = {
+        "online": train_batch_online,
+        "alpha": functools.partial(train_batch_traced, credit="alpha"),
+        "traces": functools.partial(train_batch_traced, credit="traces", budget_mb=1e9),
+        "bptt": train_batch_bptt,
+    }[mode]
+    batch, n_out = args.batch, args.outputs
+    y = torch.randint(0, n_out, (batch,))
+    x = (torch.rand(batch, steps, args.inputs) < 0.05).float()  # data exist before the baseline
     mask = torch.ones(batch, steps, dtype=torch.bool)
-    fn(net, x[:, :10], y, mask[:, :10], "ce", 3)  # warm-up
+    fn(net, x[:, :3], y, mask[:, :3], "ce", n_out)  # warm-up
     base = peak_rss_mb()
     t0 = time.perf_counter()
-    fn(net, x, y, mask, "ce", 3)
+    fn(net, x, y, mask, "ce", n_out)
     seconds = time.perf_counter() - t0
     peak = peak_rss_mb()
     return {
@@ -65,13 +75,17 @@ def main() -> None:
     ap.add_argument("--steps", type=int, nargs="+", default=[500, 1000, 2000, 4000])
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--layers", type=int, default=1, help="hidden layers")
+    ap.add_argument("--inputs", type=int, default=2)
+    ap.add_argument("--outputs", type=int, default=3)
+    ap.add_argument("--modes", nargs="+", default=["online", "traces", "bptt"])
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], int(args.child[1]), args.batch, args.hidden)))
+        print(json.dumps(child(args.child[0], int(args.child[1]), args)))
         return
     rows = []
-    for mode in ("online", "bptt"):
+    for mode in args.modes:
         for T in args.steps:
             out = subprocess.run(
                 [
@@ -84,6 +98,12 @@ def main() -> None:
                     str(args.batch),
                     "--hidden",
                     str(args.hidden),
+                    "--layers",
+                    str(args.layers),
+                    "--inputs",
+                    str(args.inputs),
+                    "--outputs",
+                    str(args.outputs),
                 ],
                 capture_output=True,
                 text=True,
@@ -97,7 +117,8 @@ def main() -> None:
                 flush=True,
             )
     print(
-        f"\nmachine: {platform.machine()}, {platform.python_version()}, batch {args.batch}, hidden {args.hidden}"
+        f"\nmachine: {platform.machine()}, {platform.python_version()}, batch {args.batch}, "
+        f"network {args.inputs}-{'-'.join([str(args.hidden)] * args.layers)}-{args.outputs}, K=8"
     )
     print("| mode | T | training peak above baseline (MB) | process peak RSS (MB) | ms / step |")
     print("|---|---|---|---|---|")
@@ -105,7 +126,7 @@ def main() -> None:
         print(
             f"| {r['mode']} | {r['T']} | {r['peak_mb']:.1f} | {r['total_mb']:.0f} | {r['ms_per_step']:.2f} |"
         )
-    for mode in ("online", "bptt"):
+    for mode in args.modes:
         sel = [r for r in rows if r["mode"] == mode]
         a, b = sel[0], sel[-1]
         print(

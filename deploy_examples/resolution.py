@@ -1,70 +1,127 @@
 #!/usr/bin/env python
-"""The paper's resolution claim: the same delay task at 1x, 2x, 4x and 8x finer time steps.
+"""The paper's resolution claim: delay-precise and echo at 1x, 2x, 4x, 8x and 16x finer steps.
 
-Each resolution r has r times as many steps for the same physical task (delays, window,
-everything scaled by r) and decays alpha**(1/r), so the buckets keep the same physical
-time constants. Online training should reach about the same accuracy at every r. The
-finest model is then exported and verified on Lava.
+Each resolution r has r times as many steps for the same physical task (delays, jitter,
+window, all scaled by r; noise rate / r) and decays alpha**(1/r), so the buckets keep
+the same physical time constants. For every task, resolution and training mode (online
+with the default credit, BPTT) the script trains the recipe and reports the held-out
+accuracy of the float model and of the fixed-point network sg-export would write
+(the same :class:`~sg_lava.pipeline.Pipeline` quantisation, run by the integer reference).
 
-    python deploy_examples/resolution.py --out runs/resolution [--resolutions 1 2 4 8]
+Rows are appended to ``OUT/rows.jsonl`` as they finish (several runs may share it, e.g.
+one per task or mode in parallel); the table is written from all rows to ``--table``:
+
+    python deploy_examples/resolution.py --out runs/resolution --table docs/resolution.md \
+        [--tasks delay-precise echo] [--resolutions 1 2 4 8 16] [--modes online bptt]
 """
 
 from __future__ import annotations
 
+import datetime
+import json
 import sys
 from pathlib import Path
 
 from sg_lava.cli import guarded
 from sg_lava.examples import example_parser
 
+MODES = ("online", "bptt")
+
+
+def train_row(task: str, r: int, mode: str, args) -> dict:
+    """Train one (task, resolution, mode) and measure float and exported fixed point."""
+    from sg_lava.experiment import train_task
+
+    res = train_task(
+        task,
+        Path(args.out) / f"model_{task}_{mode}_x{r}.pt",
+        epochs=args.epochs,
+        seed=args.seed,
+        mode=mode,
+        resolution=r,
+        n_train=args.n_train,
+        n_test=args.n_test,
+        progress=not args.quiet,
+        credit=args.credit,
+    )
+    label = f"online ({args.credit})" if mode == "online" and args.credit else mode
+    return {
+        "task": task,
+        "resolution": r,
+        "mode": label,
+        "steps": int(res.test.x.shape[1]),
+        "float": res.float_accuracy,
+        "fixed": res.fixed_accuracy,
+        "seconds": res.seconds,
+        "epochs": res.history[-1]["epoch"] if res.history else None,
+        "n_train": res.pipeline.payload["task"]["n_train"],
+    }
+
+
+def table(rows: list[dict]) -> list[str]:
+    """Markdown rows, one per (task, resolution); missing cells marked '-'.
+
+    Columns: online (default credit) and BPTT, then any other online credit measured.
+    """
+    cells: dict[tuple, dict] = {}
+    for row in rows:
+        entry = cells.setdefault((row["task"], row["resolution"]), {"steps": row["steps"]})
+        entry[row["mode"]] = row
+    modes = [*MODES, *sorted({r["mode"] for r in rows} - set(MODES))]
+
+    def fmt(entry: dict, mode: str, key: str) -> str:
+        return f"{entry[mode][key]:.4f}" if mode in entry else "-"
+
+    heads = [f"{m} {k}" for m in modes for k in ("float", "fixed")]
+    lines = [
+        "| task | resolution | steps | " + " | ".join(heads) + " |",
+        "|---|---|---|" + "---|" * len(heads),
+    ]
+    for (task, r), entry in sorted(cells.items()):
+        values = [fmt(entry, m, k) for m in modes for k in ("float", "fixed")]
+        lines.append(f"| {task} | {r}x | {entry['steps']} | " + " | ".join(values) + " |")
+    return lines
+
 
 def main(argv=None) -> int:
     ap = example_parser(__doc__, "runs/resolution")
-    ap.add_argument("--resolutions", type=int, nargs="+", default=[1, 2, 4, 8])
-    ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-test", type=int, default=300)
-    ap.add_argument("--verify-samples", type=int, default=2)
+    ap.add_argument("--tasks", nargs="+", default=["delay-precise", "echo"])
+    ap.add_argument("--resolutions", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    ap.add_argument("--modes", nargs="+", choices=("online", "bptt"), default=["online", "bptt"])
+    ap.add_argument("--n-train", type=int, default=None, help="default: the recipe's")
+    ap.add_argument("--n-test", type=int, default=None)
+    ap.add_argument("--table", default=None, help="markdown file for the table")
+    ap.add_argument("--table-only", action="store_true", help="only rebuild the table")
+    ap.add_argument(
+        "--credit", choices=("step", "alpha", "traces"), default=None, help="online credit"
+    )
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (small nets: 1)")
     args = ap.parse_args(argv)
 
     def run() -> int:
-        from sg_lava.experiment import train_task
-        from sg_lava.export import hdf5
-        from sg_lava.files import atomic_write
+        import torch
 
+        torch.set_num_threads(args.threads)
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
-        rows, finest = [], None
-        for r in args.resolutions:
-            res = train_task(
-                "delay",
-                out=folder / f"model_x{r}.pt",
-                epochs=args.epochs,
-                seed=args.seed,
-                mode=args.mode,
-                resolution=r,
-                n_train=args.n_train,
-                n_test=args.n_test,
-                progress=not args.quiet,
-            )
-            rows.append(
-                (r, res.test.x.shape[1], res.float_accuracy, res.fixed_accuracy, res.seconds)
-            )
-            finest = res.pipeline
-            print(f"x{r}: {rows[-1][1]} steps, accuracy {res.float_accuracy:.4f}", flush=True)
-        table = [
-            "| resolution | steps | accuracy (float) | accuracy (fixed) | train s |",
-            "|---|---|---|---|---|",
-        ]
-        table += [f"| {r}x | {T} | {a:.4f} | {f:.4f} | {s:.0f} |" for r, T, a, f, s in rows]
-        print("\n".join(table))
-
-        finest.export(folder / "net.h5")
-        x = finest.verification_inputs(args.verify_samples, None)
-        res = finest.verify(hdf5.read(folder / "net.h5"), x)
-        text = "\n".join(table) + "\n"
-        atomic_write(folder / "resolution.md", lambda f: f.write(text.encode()))
-        print(res.summary_line())
-        return 0 if res.ok else 1
+        rows_file = folder / "rows.jsonl"
+        if not args.table_only:
+            for task in args.tasks:
+                for mode in args.modes:
+                    for r in args.resolutions:
+                        row = train_row(task, r, mode, args)
+                        with open(rows_file, "a") as f:
+                            f.write(json.dumps(row) + "\n")
+                        print(json.dumps(row), flush=True)
+        rows = [json.loads(line) for line in rows_file.read_text().splitlines() if line]
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        cmd = " ".join(["python deploy_examples/resolution.py", *(argv or sys.argv[1:])])
+        text = f"Table written {stamp} by `{cmd}` from {rows_file}.\n\n"
+        text += "\n".join(table(rows)) + "\n"
+        print(text)
+        if args.table:
+            Path(args.table).write_text(text)
+        return 0
 
     return guarded("resolution", run)
 

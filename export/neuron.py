@@ -38,6 +38,7 @@ class ParamInfo:
     flag: bool = False  # a 0/1 switch, held as bool
     location: str = "neuron"  # net.h5: "neuron" -> layer/i/neuron/<name>; "layer" -> layer/i/<name>
     optional: bool = False  # may be None (and absent from the file)
+    dynamics: bool = True  # read by the neuron dynamics (a word the core stores); else metadata
 
 
 def _param(shape: str, doc: str, bounds: Bounds, **info: Any) -> Any:
@@ -97,8 +98,12 @@ class GammaParams:
     per_synapse: bool = _param(
         "", "1: per-synapse bucket weights (transposed cascade)", _flag, real=False, flag=True
     )
-    frac_bits: int = _param("", "this layer's state scale: value * 2**frac_bits", _exponent)
-    weight_exp: int = _param("", "synaptic weight value = weight * 2**-weight_exp", _exponent)
+    frac_bits: int = _param(
+        "", "this layer's state scale: value * 2**frac_bits", _exponent, dynamics=False
+    )
+    weight_exp: int = _param(
+        "", "synaptic weight value = weight * 2**-weight_exp", _exponent, dynamics=False
+    )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GammaParams):
@@ -119,6 +124,14 @@ class GammaParams:
         return {"": (), "K": (self.K,), "KC": (self.K, self.channels), "C": (self.channels,)}[
             info.shape
         ]
+
+    def words(self, *shapes: str) -> int:
+        """Stored words of the parameters the dynamics read whose shape is one of ``shapes``."""
+        return sum(
+            int(np.prod(self.expected_shape(info)))
+            for _, info, value in self.items()
+            if info.dynamics and info.shape in shapes and value is not None
+        )
 
     def items(self) -> Iterator[tuple[str, ParamInfo, Any]]:
         """``(name, info, value)`` of every parameter, in declaration order."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sg_lava.export.plan import core_summary
 from sg_lava.export.qnet import QuantizedNetwork
 
 PROVENANCE = ("source", "source_sha256", "sg_lava_version", "task")
@@ -29,5 +30,6 @@ def describe(qnet: QuantizedNetwork) -> str:
     total_n = sum(L.n_neurons for L in qnet.layers)
     total_s = sum(L.n_synapses for L in qnet.layers)
     lines.append(f"total: {len(qnet.layers)} layers, {total_n} neurons, {total_s} synaptic weights")
+    lines.append(core_summary(qnet))
     lines += [f"{key}: {qnet.meta[key]}" for key in PROVENANCE if qnet.meta.get(key)]
     return "\n".join(lines)

@@ -27,6 +27,7 @@ import numpy as np
 import sg_lava  # noqa: F401  (Lava compat hooks first)
 from sg_lava.errors import UserError
 from sg_lava.export.neuron import DYNAMICS_WIDTHS
+from sg_lava.export.plan import require_placeable
 from sg_lava.export.qnet import MESSAGE_BITS, QuantizedNetwork, QuantLayer
 from sg_lava.processes import BACKENDS
 from sg_lava.processes.gamma_neuron.process import GammaNeuron
@@ -74,6 +75,8 @@ class LavaNetwork:
     def __init__(self, qnet: QuantizedNetwork, inputs: np.ndarray, backend: str = "fixed") -> None:
         if backend not in BACKENDS:
             raise UserError(f"backend must be one of {', '.join(BACKENDS)}")
+        if backend == "loihi2":  # an unplaceable network is refused before any compilation
+            require_placeable(qnet)
         if backend == "loihi2" and not lava_loihi_available():
             raise UserError(
                 "backend loihi2 needs Intel's lava-loihi extension (Loihi2HwCfg), which is not "

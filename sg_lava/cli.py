@@ -49,6 +49,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             loss=args.loss,
             workers=args.workers,
             progress=not args.quiet,
+            credit=args.credit,
         )
         print(f"data: {args.data} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
     else:
@@ -95,6 +96,48 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def timing_note(qnet, net_path: str) -> str | None:
+    """A warning when ``net.h5`` was trained in ``zero`` timing: Lava runs ``lava`` timing."""
+    if qnet.timing != "zero":
+        return None
+    return (
+        f"note: {net_path} was trained in 'zero' timing; Lava always runs its own schedule "
+        "('lava': one step per synapse), so accuracy may differ (docs/schedule_mismatch.md)"
+    )
+
+
+def _warn_timing(qnet, net_path: str) -> None:
+    note = timing_note(qnet, net_path)
+    if note:
+        print(note, file=sys.stderr)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from sg_lava.export import hdf5
+    from sg_lava.export.plan import format_plan, plan_network
+
+    qnet = hdf5.read(args.net)
+    plan = plan_network(qnet)
+    act = None
+    if args.inputs or args.data or args.task is not None:
+        from sg_lava.activity import activity_inputs, measure_activity
+
+        x = activity_inputs(qnet, args.samples, args.inputs, args.data, args.task, args.seed)
+
+        act = measure_activity(qnet, x, plan)
+        plan.activity = act.as_dict()
+    if args.json:
+        print(plan.to_json())
+        return 0
+    print(format_plan(plan))
+    if act is not None:
+        from sg_lava.activity import format_activity
+
+        print()
+        print(format_activity(act))
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     """Torch-free: the file, the inputs and Lava."""
     from sg_lava.export import hdf5
@@ -103,6 +146,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sg_lava.processes.runner import encode_inputs, run_samples
 
     qnet = hdf5.read(args.net)
+    _warn_timing(qnet, args.net)
     x = load_input_array(args.input, qnet.input_shape)
     outs = run_samples(qnet, encode_inputs(qnet, x, args.backend), args.backend)
     arrays = {f"layer_{i}": a for i, a in enumerate(outs)}
@@ -129,6 +173,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         raise UserError("--samples must be at least 1")
     pipe = Pipeline(args.model)
     qfile = hdf5.read(args.net)
+    _warn_timing(qfile, args.net)
     x = pipe.verification_inputs(args.samples, args.steps, args.input)
     res = pipe.verify(qfile, x, args.backend)
     print(res.table())
@@ -193,8 +238,36 @@ def _add_train(sub) -> None:
         help="lava: one step of latency per synapse (default); zero: the equations",
     )
     train.add_argument("--loss", choices=("ce", "mse"), default="ce", help="loss at every step")
+    train.add_argument(
+        "--credit",
+        choices=("step", "alpha", "traces"),
+        default=None,
+        help="online credit: step (current step only), alpha (+ exact alpha traces), "
+        "traces (+ exact credit across one layer boundary; default)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
+
+
+def _add_plan(sub) -> None:
+    plan = sub.add_parser(
+        "plan", help="Loihi 2 resources, cores and chips of net.h5; activity on inputs"
+    )
+    plan.add_argument("net", help="network file (net.h5)")
+    source = plan.add_mutually_exclusive_group()
+    source.add_argument("--inputs", default=None, help=".npy of (batch, T, *input_shape)")
+    source.add_argument(
+        "--task",
+        nargs="?",
+        const="",
+        default=None,
+        help="held-out inputs of a built-in task (default: the task the file records)",
+    )
+    source.add_argument("--data", default=None, help="folder with test.npz (arrays x and y)")
+    plan.add_argument("--samples", type=int, default=32, help="samples to measure (default 32)")
+    plan.add_argument("--seed", type=int, default=0, help="seed the task was trained with")
+    plan.add_argument("--json", action="store_true", help="print one JSON object")
+    plan.set_defaults(func=_cmd_plan)
 
 
 def _add_lava_commands(sub) -> None:
@@ -243,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="summarise a network file")
     inspect.add_argument("net", help="network file (net.h5)")
     inspect.set_defaults(func=_cmd_inspect)
+    _add_plan(sub)
     _add_lava_commands(sub)
     _add_demo(sub)
     return parser

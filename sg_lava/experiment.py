@@ -23,7 +23,7 @@ from sg_lava.training import TrainConfig, float_accuracy, seed_everything, train
 # train_task's options that command lines (sg-lava train, the deploy examples) pass through
 TASK_OPTIONS = (
     "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss",
-    "lr", "batch_size",
+    "credit", "lr", "batch_size",
 )  # fmt: skip
 
 
@@ -75,6 +75,7 @@ def train_and_save(
         "seed": cfg.seed,
         "lr": cfg.lr,
         "batch_size": cfg.batch_size,
+        "credit": cfg.credit if cfg.mode == "online" else None,
         "seconds": seconds,
         "float_accuracy": acc,
     }
@@ -98,6 +99,7 @@ def train_task(
     lr: float | None = None,
     batch_size: int | None = None,
     progress: bool = True,
+    credit: str | None = None,
 ) -> TrainResult:
     """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``.
 
@@ -114,10 +116,9 @@ def train_task(
     if resolution != 1:  # same physical time constants at a finer step: alpha -> alpha**(1/r)
         neuron["F"] = neuron["F"] / resolution
     config = dense_config(train_data.x.shape[-1], r["hidden"], train_data.n_classes, **neuron)
-    given = {"epochs": epochs, "lr": lr, "batch_size": batch_size}
-    cfg = TrainConfig(
-        mode=mode, seed=seed, loss=loss, **{**r["train"], **{k: v for k, v in given.items() if v}}
-    )
+    given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "credit": credit}
+    train_params = {**r["train"], **{k: v for k, v in given.items() if v}}
+    cfg = TrainConfig(mode=mode, seed=seed, loss=loss, **train_params)
     info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
     return train_and_save(config, train_data, test_data, cfg, out, info, progress=progress)
 
@@ -138,6 +139,7 @@ def train_user(
     loss: str = "ce",
     workers: int = 0,
     progress: bool = True,
+    credit: str | None = None,
 ) -> TrainResult:
     """Train the network of ``net.toml`` on the data folder ``data`` and save ``out``.
 
@@ -157,5 +159,7 @@ def train_user(
         "test": user.test.head(STORED_TEST_SAMPLES).x,
     }
     cfg = TrainConfig(mode=mode, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, seed=seed)
+    if credit:
+        cfg.credit = credit
     task = {"name": "data", **user.info, "net": str(Path(net_path).resolve())}
     return train_and_save(config, user.train, user.test, cfg, out, task, samples, progress)

@@ -27,6 +27,30 @@ RECIPES: dict[str, dict[str, Any]] = {
         "n_train": 2000,
         "n_test": 600,
     },
+    "delay-precise": {
+        "task": {"steps": 60, "delay": 12, "near": [1, 2], "window": 10},
+        "hidden": [64],
+        "network": {"K": 8, "F": 0.5, "theta0": 1.0, "timing": "lava"},
+        "train": {"epochs": 20, "batch_size": 64, "lr": 0.01},
+        "n_train": 2000,
+        "n_test": 600,
+    },
+    "echo": {
+        "task": {
+            "steps": 80,
+            "receivers": 4,
+            "min_delay": 6,
+            "max_delay": 37,
+            "bins": 4,
+            "jitter": 1,
+            "noise": 0.01,
+        },
+        "hidden": [32],
+        "network": {"K": 8, "F": 0.5, "theta0": 1.0, "timing": "lava"},
+        "train": {"epochs": 20, "batch_size": 64, "lr": 0.01},
+        "n_train": 2000,
+        "n_test": 600,
+    },
 }
 
 

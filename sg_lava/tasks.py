@@ -116,9 +116,114 @@ def coincidence_detection(
     return TaskData(x, y, mask, len(itds))
 
 
+def delay_precise(
+    n: int,
+    seed: int,
+    steps: int = 60,
+    delay: int = 12,
+    near: tuple[int, ...] = (1, 2),
+    window: int = 10,
+    resolution: int = 1,
+) -> TaskData:
+    """Precise delay detection: the target delay against near misses and the reversed order.
+
+    Two channels, one event each. Classes, balanced: 0 — B follows A by exactly ``delay``
+    steps; 1 — B follows A by ``delay +- m`` for ``m`` in ``near`` (a near miss, picked
+    uniformly among the ``2 len(near)`` gaps); 2 — A follows B by any of the gaps of
+    classes 0 and 1 (the reversed order). Read out during the ``window`` steps from the
+    second event. At ``resolution`` r every time is r times as many steps.
+    """
+    g = torch.Generator().manual_seed(seed)
+    r = int(resolution)
+    misses = sorted({delay + s * m for m in near for s in (-1, 1)})
+    if not near or min(misses) < 1:
+        raise ValueError(f"near misses {near} must leave positive gaps around delay {delay}")
+    all_gaps = torch.tensor([delay, *misses])
+    latest_first = steps - max(misses) - window
+    if latest_first <= 1:
+        raise ValueError(f"{steps} steps leave no room for gap {max(misses)} and window {window}")
+    y = (torch.arange(n) % 3)[torch.randperm(n, generator=g)]
+    gap = torch.full((n,), delay, dtype=torch.int64)
+    gap1 = torch.tensor(misses)[torch.randint(len(misses), (n,), generator=g)]
+    gap2 = all_gaps[torch.randint(len(all_gaps), (n,), generator=g)]
+    gap = torch.where(y == 1, gap1, torch.where(y == 2, gap2, gap))
+    first = torch.randint(1, latest_first, (n,), generator=g)
+    second = first + gap
+    t_a = torch.where(y == 2, second, first) * r
+    t_b = torch.where(y == 2, first, second) * r
+    return two_events(t_a, t_b, y, steps * r, window * r, 3)
+
+
+def two_events(t_a: Tensor, t_b: Tensor, y: Tensor, T: int, window: int, n_classes: int):
+    """Channel 0 fires at ``t_a``, channel 1 at ``t_b``; read out ``window`` steps after both."""
+    n = len(y)
+    x = torch.zeros(n, T, 2)
+    rows = torch.arange(n)
+    x[rows, t_a, 0] = 1.0
+    x[rows, t_b, 1] = 1.0
+    second = torch.maximum(t_a, t_b).unsqueeze(1)
+    t = torch.arange(T).unsqueeze(0)
+    return TaskData(x, y, (t >= second) & (t < second + window), n_classes)
+
+
+def echo_location(
+    n: int,
+    seed: int,
+    steps: int = 80,
+    receivers: int = 4,
+    min_delay: int = 6,
+    max_delay: int = 37,
+    bins: int = 4,
+    jitter: int = 1,
+    noise: float = 0.01,
+    falloff: float = 20.0,
+    window: int = 12,
+    resolution: int = 1,
+) -> TaskData:
+    """Echo-location: how far is the object that returns the emitter's pulse?
+
+    Channel 0 (the emitter) fires once at a random step ``t_e``. The echo returns after a
+    delay proportional to the distance, ``d`` in [``min_delay``, ``max_delay``] steps
+    (uniform); the class is the distance bin, ``bins`` equal bins of that range. Each of
+    the ``receivers`` channels (1..receivers) hears the echo once at ``t_e + d + j``,
+    ``j`` uniform in [-``jitter``, ``jitter``]; the echo is attenuated with distance:
+    receiver i > 1 hears it with probability ``1 / (1 + d / falloff)`` (receiver 1
+    always does). Every receiver also fires background spikes at ``noise`` per step.
+    Read out for ``window`` steps from ``t_e + d + jitter`` (when every echo is in).
+    At ``resolution`` r all times (and the jitter) scale by r, the noise rate by 1/r.
+    """
+    g = torch.Generator().manual_seed(seed)
+    r = int(resolution)
+    span = max_delay - min_delay + 1
+    if span < bins:
+        raise ValueError(f"{span} delays cannot fill {bins} bins")
+    latest_emit = steps - max_delay - jitter - window
+    if latest_emit <= 1:
+        raise ValueError(f"{steps} steps leave no room for the echo and the readout window")
+    T = steps * r
+    d = torch.randint(min_delay, max_delay + 1, (n,), generator=g)
+    y = (d - min_delay) * bins // span
+    t_e = torch.randint(1, latest_emit, (n,), generator=g)
+    hear = torch.rand(n, receivers, generator=g) < 1 / (1 + d.unsqueeze(1) / falloff)
+    hear[:, 0] = True
+    j = torch.randint(-jitter * r, jitter * r + 1, (n, receivers), generator=g)
+    t_echo = (t_e + d).unsqueeze(1) * r + j
+    x = torch.zeros(n, T, 1 + receivers)
+    x[:, :, 1:] = (torch.rand(n, T, receivers, generator=g) < noise / r).float()
+    rows = torch.arange(n)
+    x[rows, t_e * r, 0] = 1.0
+    for i in range(receivers):
+        x[rows[hear[:, i]], t_echo[hear[:, i], i], 1 + i] = 1.0
+    start = ((t_e + d + jitter) * r).unsqueeze(1)
+    t = torch.arange(T).unsqueeze(0)
+    return TaskData(x, y, (t >= start) & (t < start + window * r), bins)
+
+
 TASKS: dict[str, Callable[..., TaskData]] = {
     "delay": delay_detection,
     "coincidence": coincidence_detection,
+    "delay-precise": delay_precise,
+    "echo": echo_location,
 }
 
 

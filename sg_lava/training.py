@@ -53,6 +53,8 @@ class TrainConfig:
     lr: float = 1e-2
     loss: str = "ce"
     seed: int = 0
+    credit: str = "traces"  # online: step, alpha or traces (sg_lava.credit)
+    trace_budget_mb: float = 64.0  # a layer boundary whose traces need more falls back
 
 
 def train_batch_online(
@@ -86,6 +88,19 @@ def train_batch_bptt(
     return float(lt.detach())
 
 
+def online_step(cfg: TrainConfig) -> Callable[..., float]:
+    """The online batch trainer for ``cfg.credit`` (forward-mode traces unless ``step``)."""
+    from functools import partial
+
+    from sg_lava.credit import CREDITS, train_batch_traced
+
+    if cfg.credit not in CREDITS:
+        raise ValueError(f"credit must be one of {CREDITS}")
+    if cfg.credit == "step":
+        return train_batch_online
+    return partial(train_batch_traced, credit=cfg.credit, budget_mb=cfg.trace_budget_mb)
+
+
 def train(
     net: GammaNetwork,
     data: TaskData,
@@ -98,7 +113,7 @@ def train(
         raise ValueError(f"mode must be one of {MODES}")
     if cfg.loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}")
-    step = train_batch_online if cfg.mode == "online" else train_batch_bptt
+    step = online_step(cfg) if cfg.mode == "online" else train_batch_bptt
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     n_batches = -(-len(data) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * n_batches)
@@ -137,18 +152,4 @@ def float_accuracy(net: GammaNetwork, data: TaskData, batch_size: int = 256) -> 
     correct = 0
     for x, y, mask in data.batches(batch_size):
         correct += int((predict(net(pad_steps(x, lag)), shift_mask(mask, lag)) == y).sum())
-    return correct / len(data)
-
-
-@torch.no_grad()
-def fixed_accuracy(qnet, data: TaskData, batch_size: int = 256) -> float:
-    """Held-out accuracy of the integer model in its own timing (batched reference)."""
-    from sg_lava.fixed import FixedNetwork
-
-    fixed = FixedNetwork(qnet)
-    lag = qnet.latency
-    correct = 0
-    for x, y, mask in data.batches(batch_size):
-        out, _, _ = fixed.run(qnet.quantize_input(pad_steps(x, lag).numpy()))
-        correct += int((predict(out, shift_mask(mask, lag)) == y).sum())
     return correct / len(data)

@@ -16,6 +16,7 @@ naming the file (:class:`~sg_lava.errors.UserError`).
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,10 @@ def load_split(
 ) -> TaskData:
     """``DIR/<split>.npz`` as a :class:`TaskData`; ``n_classes`` defaults to max(y) + 1.
 
-    ``input_shape`` (the network's) is checked against ``x`` when given.
+    With ``input_shape``, samples of another shape are refused (they do not fit the network).
     """
+    if not Path(folder).is_dir():
+        raise UserError(f"data folder not found: {folder}")
     path = Path(folder) / f"{split}.npz"
     if not path.is_file():
         raise UserError(f"{path}: not found (expected arrays x and y)")
@@ -52,14 +55,12 @@ def load_split(
             if missing:
                 raise UserError(f"{path}: missing array {missing[0]!r} (has {sorted(f.files)})")
             x, y = f["x"], f["y"]
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise UserError(f"{path}: not a readable .npz file ({str(err)[:80]})") from None
     _check(path, x, y, n_classes)
     if input_shape is not None and tuple(x.shape[2:]) != tuple(input_shape):
-        raise UserError(
-            f"{path}: x has input shape {list(x.shape[2:])} per step but the network takes "
-            f"{list(input_shape)}"
-        )
+        want = ", ".join(str(n) for n in input_shape)
+        raise UserError(f"{path}: x has shape {x.shape}; the network expects (n, T, {want})")
     classes = int(n_classes if n_classes is not None else y.max() + 1)
     xt = torch.as_tensor(x.astype(np.float32))
     return TaskData(

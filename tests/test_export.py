@@ -201,3 +201,27 @@ def test_reader_does_not_import_torch(good_file):
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.stdout.strip() == "2 False", res.stderr
+
+
+def test_files_written_by_the_first_release_still_load_and_match():
+    """tests/data holds a demo model.pt and the net.h5 that sg-lava 0.1.0 (before the
+    GammaParams refactor) exported from it: it still reads, and today's export of the same
+    model gives identical integers."""
+    from sg_lava.pipeline import Pipeline
+    from sg_lava.verify import parameter_mismatches
+
+    data = Path(__file__).parent / "data"
+    old = hdf5.read(data / "delay_net_v1_0.h5")
+    assert old.meta["sg_lava_version"] == "0.1.0" and len(old.layers) == 2
+    assert parameter_mismatches(Pipeline(data / "delay_model_v1.pt").qnet, old) == []
+
+
+def test_cli_notes_a_file_trained_in_zero_timing(tmp_path):
+    from sg_lava.cli import timing_note
+
+    for timing in ("zero", "lava"):
+        q, _ = quantize_network(dense_net([4, 6, 3], timing=timing))
+        hdf5.write(q, tmp_path / f"{timing}.h5")
+    zero, lava = (str(tmp_path / f"{t}.h5") for t in ("zero", "lava"))
+    assert "trained in 'zero' timing" in timing_note(hdf5.read(zero), zero)
+    assert timing_note(hdf5.read(lava), lava) is None

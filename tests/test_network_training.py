@@ -84,7 +84,10 @@ def test_training_reduces_the_loss(mode):
     net = dense_net([2, 16, 3], K=4)
     data = tiny_task()
     hist = train(
-        net, data, TrainConfig(mode=mode, epochs=6, batch_size=32, lr=0.02), progress=False
+        net,
+        data,
+        TrainConfig(mode=mode, epochs=6, batch_size=32, lr=0.02, credit="step"),
+        progress=False,
     )
     assert hist[-1]["loss"] < hist[0]["loss"]
 
