@@ -48,6 +48,7 @@ def _train(args: argparse.Namespace, device: str, user: bool):
         progress=progress,
         device=device,
         resume=args.resume,
+        credit=args.credit,
     )
 
 

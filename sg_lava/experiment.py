@@ -175,6 +175,7 @@ def train_user(
     progress: bool | None = None,
     device: str = "auto",
     resume: bool = False,
+    credit: str | None = None,
 ) -> TrainResult | None:
     """Train the network of ``net.toml`` on the data folder ``data`` and save ``out``.
 
@@ -196,6 +197,8 @@ def train_user(
     cfg = TrainConfig(
         mode=mode, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, seed=seed, device=device
     )
+    if credit:
+        cfg.credit = credit
     task = {"name": "data", **user.info, "net": str(Path(net_path).resolve())}
     return train_and_save(
         config, user.train, user.test, cfg, out, task, samples, progress, resume=resume

