@@ -28,7 +28,6 @@ from sg_lava.errors import UserError
 from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
 
 EXACT = 1 << 53  # float64 represents every integer of magnitude up to this exactly
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
