@@ -86,6 +86,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from sg_lava.export import hdf5
     from sg_lava.pipeline import Pipeline
+    from sg_lava.processes.runner import default_workers
     from sg_lava.verify import plot_rasters
 
     if args.samples < 1:
@@ -93,7 +94,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     pipe = Pipeline(args.model)
     qfile = hdf5.read(args.net)
     x = pipe.verification_inputs(args.samples, args.steps, args.input)
-    res = pipe.verify(qfile, x, args.backend)
+    workers = default_workers() if args.workers is None else args.workers
+    res = pipe.verify(qfile, x, args.backend, progress=sys.stderr.isatty(), workers=workers)
     print(res.table())
     for problem in res.parameter_mismatches:
         print(f"parameter differs between model and file: {problem}")
@@ -180,6 +182,12 @@ def _add_lava_commands(sub) -> None:
     ver.add_argument("--input", default=None, help=".npy inputs instead of the task's")
     ver.add_argument("--plot", default=None, help="write both rasters and the mismatches here")
     ver.add_argument("--backend", choices=BACKENDS, default="fixed")
+    ver.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="Lava runtimes in separate processes, each on a shard of the samples (default: cores)",
+    )
     ver.set_defaults(func=_cmd_verify)
 
     ev = sub.add_parser(

@@ -301,11 +301,13 @@ class Pipeline:
         backend: str = "fixed",
         reference: list[np.ndarray] | None = None,
         progress: bool = False,
+        workers: int = 1,
     ) -> VerifyResult:
         """Lava (built from ``qfile``) against the reference (from the model) on ``x``.
 
         ``reference`` may pass the Lava-timed reference of ``x`` when the caller already has
-        it (the deployment's test-set run); otherwise it is run here.
+        it (the deployment's test-set run); otherwise it is run here. ``workers``: Lava
+        runtimes in separate processes, each on a shard of the samples.
         """
         from sg_lava.processes.runner import encode_inputs, run_samples
 
@@ -313,7 +315,8 @@ class Pipeline:
             raise UserError(
                 f"model input {self.net.input_shape} and file input {qfile.input_shape} differ"
             )
-        lava = run_samples(qfile, encode_inputs(qfile, x.numpy(), backend), backend, progress)
+        xs = encode_inputs(qfile, x.numpy(), backend)
+        lava = run_samples(qfile, xs, backend, progress, workers)
         if backend == "float":
             return self._verify_float(qfile, x, lava)
         if reference is None:
