@@ -33,7 +33,7 @@ from sg_lava.quantize import quantize_network
 from sg_lava.recipes import dense_config
 from sg_lava.timing import pad_steps
 
-NEURON = {"K": 8, "F": 0.5, "theta0": 1.0, "timing": "lava"}
+NEURON = {"K": 8, "F": 0.5, "theta0": 0.1, "timing": "lava"}  # hidden spike density ~0.05 (SHD)
 SHAPES = {
     "SHD: dense 700-256-256-20, K=8, 100 steps": (
         dense_config(700, [256, 256], 20, **NEURON),

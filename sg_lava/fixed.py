@@ -68,40 +68,48 @@ class Saturation:
 
     counts: Counter = field(default_factory=Counter)
     peaks: Counter = field(default_factory=Counter)
-    _pending: dict = field(default_factory=dict, repr=False)  # key -> [counts, extremes]
+    counting: bool = True  # False: extremes only (a run that, if they leave a range, reruns)
+    _pending: dict = field(default_factory=dict, repr=False)  # key -> (counts, extremes)
+    _ranges: dict = field(default_factory=dict, repr=False)  # key -> (lo, hi) it must stay in
+    exceeded: bool = False  # not counting, and some value left its range: counts unknown
 
-    def _note(self, key: tuple[int, str], x: Tensor, changed: Tensor | None) -> None:
+    def _note(self, key: tuple[int, str], x: Tensor, bits: int, changed) -> None:
         if not x.numel():
             return
         counts, extremes = self._pending.setdefault(key, ([], []))
+        self._ranges[key] = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
         extremes.append(torch.stack(torch.aminmax(x)))
-        if changed is not None:
-            counts.append(changed.sum())
+        if self.counting:
+            counts.append(changed().sum())
 
     def sat(self, x: Tensor, bits: int, layer: int, what: str) -> Tensor:
         lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
         y = x.clamp(lo, hi)
-        self._note((layer, what), x, y != x)
+        self._note((layer, what), x, bits, lambda: y != x)
         return y
 
     def count_outside(self, x: Tensor, bits: int, layer: int, what: str) -> None:
         """Count values that do not fit ``bits`` signed bits, without changing them."""
         if bits >= 64:  # int64 holds it by construction
-            self._note((layer, what), x, None)
-        else:
-            half = 1 << (bits - 1)
-            self._note((layer, what), x, (x < -half) | (x >= half))
+            self._note((layer, what), x, 64, lambda: torch.zeros_like(x, dtype=torch.bool))
+            return
+        half = 1 << (bits - 1)
+        self._note((layer, what), x, bits, lambda: (x < -half) | (x >= half))
 
     def wrap(self, x: Tensor, bits: int, layer: int, what: str) -> Tensor:
         y = wrap(x, bits)
-        self._note((layer, what), x, y != x)
+        self._note((layer, what), x, bits, lambda: y != x)
         return y
 
     def settle(self) -> Saturation:
         """Read the run's tallies off the device into ``counts`` and ``peaks`` (once)."""
         for key, (counts, extremes) in self._pending.items():
-            lo, hi = torch.stack(extremes).cpu().T
-            self.peaks[key] = max(self.peaks[key], int(-lo.min()), int(hi.max()))
+            ext = torch.stack(extremes).cpu()
+            lo, hi = int(ext[:, 0].min()), int(ext[:, 1].max())
+            self.peaks[key] = max(self.peaks[key], -lo, hi)
+            bottom, top = self._ranges[key]
+            if not self.counting:
+                self.exceeded |= lo < bottom or hi > top
             n = int(torch.stack(counts).sum()) if counts else 0
             if n:
                 self.counts[key] += n
@@ -289,8 +297,10 @@ class FixedNetwork:
             B = sat.sat(decay(B, p["decay"], db) + nxt + c, nb, i, "bucket")
             x = sat.sat(B[:, 0] + p["bias"], nb, i, "readout")
         else:
-            prev = torch.cat([c.unsqueeze(1), decay(B[:, :-1], p["leak"], db)], 1)
-            B = sat.sat(decay(B, p["decay"], db) + prev, nb, i, "bucket")
+            nxt = decay(B, p["decay"], db)
+            nxt[:, 0] += c
+            nxt[:, 1:] += decay(B[:, :-1], p["leak"], db)
+            B = sat.sat(nxt, nb, i, "bucket")
             acc = (B * p["v"]).sum(1)
             x = sat.sat(shift(acc, -n.bucket_weight_exp) + p["bias"], nb, i, "readout")
         if layer.is_output:
@@ -315,8 +325,17 @@ class FixedNetwork:
         timing = timing or self.qnet.timing
         x_int = torch.as_tensor(np.asarray(x_int), dtype=torch.int64).to(self.device)
         paths = self.sum_paths(int(x_int.abs().max()) if x_int.numel() else 0)
+        # Calibrated networks rarely saturate: run with extremes only, and count per value
+        # in a second run only if some value left its range.
+        out, spikes, sat = self._run(x_int, timing, paths, Saturation(counting=False))
+        if sat.exceeded:
+            out, spikes, sat = self._run(x_int, timing, paths, Saturation())
+        return out, spikes, sat
+
+    def _run(
+        self, x_int: Tensor, timing: str, paths: list[bool], sat: Saturation
+    ) -> tuple[Tensor, list[Tensor], Saturation]:
         states = self.initial_state(x_int.shape[0])
-        sat = Saturation()
         n = len(self.qnet.layers)
         outs: list[list[Tensor]] = [[] for _ in range(n)]
         for t in range(x_int.shape[1]):
