@@ -51,9 +51,7 @@ def main() -> None:
     print("| workers | seconds | samples/s | speed-up |")
     print("|---|---|---|---|")
     for w in (1, 2):
-        print(
-            f"| {w} | {best[w]:.1f} | {args.samples / best[w]:.2f} | {best[1] / best[w]:.2f}x |"
-        )
+        print(f"| {w} | {best[w]:.1f} | {args.samples / best[w]:.2f} | {best[1] / best[w]:.2f}x |")
 
 
 if __name__ == "__main__":

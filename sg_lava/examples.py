@@ -59,6 +59,14 @@ def dataset_parser(doc: str, default_out: str, batch_size: int) -> argparse.Argu
     ap.add_argument("--batch-size", type=int, default=batch_size)
     ap.add_argument("--max-train", type=int, default=None, help="use at most this many samples")
     ap.add_argument("--max-test", type=int, default=None)
+    ap.add_argument(
+        "--verify-samples",
+        type=int,
+        default=None,
+        help="test samples verified on Lava (default: --lava-samples); the whole test split "
+        "is evaluated through the integer reference",
+    )
+    ap.add_argument("--workers", type=int, default=None, help="Lava runtimes (default: cores)")
     return ap
 
 
@@ -70,7 +78,7 @@ def deploy_dataset(
     train: tuple,
     test: tuple,
     n_classes: int,
-    verify_samples: int = 4,
+    stored_test: int = 4,
 ) -> int:
     """Train on (x, y) pairs read out over the second half of each sample, then deploy."""
     import torch
@@ -94,7 +102,7 @@ def deploy_dataset(
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     train_data, test_data = task(*train), task(*test)
-    samples = {"calibration": train_data.x[:64], "test": test_data.x[:verify_samples]}
+    samples = {"calibration": train_data.x[:64], "test": test_data.x[:stored_test]}
     res = train_and_save(
         config,
         train_data,
@@ -106,4 +114,8 @@ def deploy_dataset(
         not args.quiet,
     )
     print(f"trained {name} in {res.seconds:.0f} s ({cfg.mode}, {cfg.epochs} epochs)", flush=True)
-    return finish(deploy(res.pipeline, folder, test_data, args.lava_samples, not args.quiet), title)
+    from sg_lava.processes.runner import default_workers
+
+    n = args.lava_samples if args.verify_samples is None else args.verify_samples
+    workers = default_workers() if args.workers is None else args.workers
+    return finish(deploy(res.pipeline, folder, test_data, n, not args.quiet, workers), title)
