@@ -89,6 +89,13 @@ def _run_shards(qnet, xs, backend, shards, tick) -> list[list[np.ndarray]]:
         for k, idx in enumerate(shards)
     ]
     done: dict[int, list] = {}
+    with stop_on_signals():  # SIGTERM too reaches the finally below
+        _collect(procs, shards, results, done, tick)
+    return [o for k in range(len(procs)) for o in done[k]]
+
+
+def _collect(procs, shards, results, done: dict[int, list], tick) -> None:
+    """Start the workers, pass on their ticks, keep their outputs; stop all on any failure."""
     try:
         for p in procs:
             p.start()
@@ -119,7 +126,6 @@ def _run_shards(qnet, xs, backend, shards, tick) -> list[list[np.ndarray]]:
         _stop(procs)
         results.close()
         results.join_thread()
-    return [o for k in range(len(procs)) for o in done[k]]
 
 
 def _stop(procs) -> None:

@@ -65,3 +65,47 @@ def test_workers_must_be_positive():
     q, x = network_and_inputs()
     with pytest.raises(UserError, match="at least 1"):
         runner.run_samples(q, x, workers=0)
+
+
+SHARDED_RUN = """
+import numpy as np
+from sg_lava.processes.runner import run_samples
+from sg_lava.quantize import quantize_network
+from tests.helpers import dense_net
+q, _ = quantize_network(dense_net([3, 6, 2], K=2))
+x = (np.random.default_rng(0).random((400, 60, 3)) < 0.3).astype(np.int64)
+print("running", flush=True)
+try:
+    run_samples(q, x, workers=2)
+except KeyboardInterrupt:
+    import multiprocessing as mp
+    print("stopped; children:", len(mp.active_children()), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_stops_every_runtime_and_leaves_no_process(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SHARDED_RUN],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        start_new_session=True,  # its own process group: every Lava process it starts
+    )
+    assert proc.stdout.readline().strip() == "running"
+    time.sleep(12)  # workers and their Lava runtimes are up
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert "stopped; children: 0" in out
+    time.sleep(2)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no process of that group is left
