@@ -1,6 +1,6 @@
 """Throughput of the batched fixed-point reference vs the Lava run, and reset vs rebuild.
 
-1. Samples per second of the integer reference (``FixedNetwork``, batched on int64
+1. Samples per second of the integer reference (``FixedNetwork``, batched, exact
    tensors) and of the Lava run (``Loihi2SimCfg(fixed_pt)``, one compiled network) on
    the same delay-detection samples, with the outputs checked equal.
 2. Per-sample overhead of running samples back to back with the in-neuron reset versus
@@ -92,7 +92,7 @@ def main() -> None:
     print("| run | samples/s | ratio |")
     print("|---|---|---|")
     print(
-        f"| fixed-point reference (batched, int64) | {t['ref_sps']:.1f} | {t['ref_sps'] / t['lava_sps']:.0f}x |"
+        f"| fixed-point reference (batched, exact) | {t['ref_sps']:.1f} | {t['ref_sps'] / t['lava_sps']:.0f}x |"
     )
     print(f"| Lava Loihi2SimCfg fixed_pt (incl. compile) | {t['lava_sps']:.1f} | 1x |")
     print(f"\nsamples of {rr['steps']} steps, one compiled network:\n")

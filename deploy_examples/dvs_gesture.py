@@ -8,6 +8,10 @@ and ibmGestureTest/ with their .tar.gz files); if it does not, the script says w
 get them. Nothing is downloaded.
 
     python deploy_examples/dvs_gesture.py --data ~/data --out runs/dvs [--size 32] [--bins 20]
+        [--verify-samples 16] [--lava-workers 2]
+
+The whole test split is evaluated through the exact integer reference (Pipeline.evaluate);
+--verify-samples of it run on Lava, over --lava-workers runtimes, and are verified spike for spike.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def main(argv=None) -> int:
         test = tonic_split("DVSGesture", args.data, "test", **opts).subset(args.max_test)
         config = conv_config(args.size, tuple(args.channels), 11, args.K, args.per_synapse)
         title = f"DVS Gesture on Lava ({args.size}x{args.size}, {args.bins} steps)"
-        return deploy_dataset("dvs_gesture", title, args, config, train, test, verify_samples=2)
+        return deploy_dataset("dvs_gesture", title, args, config, train, test, stored_test=2)
 
     return guarded("dvs_gesture", run)
 

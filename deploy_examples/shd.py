@@ -8,6 +8,10 @@ must hold tonic's layout (DATA/SHD/shd_train.h5 and shd_test.h5 with their .zip 
 if it does not, the script says where to get them. Nothing is downloaded.
 
     python deploy_examples/shd.py --data ~/data --out runs/shd [--bins 100] [--epochs 10]
+        [--verify-samples 64] [--lava-workers 2]
+
+The whole test split is evaluated through the exact integer reference (Pipeline.evaluate);
+--verify-samples of it run on Lava, over --lava-workers runtimes, and are verified spike for spike.
 """
 
 from __future__ import annotations

@@ -2,16 +2,32 @@
 
 The builder (:mod:`sg_lava.processes.builder`) makes one compiled network for a batch of
 samples; this module feeds it the inputs in the backend's units, collects every layer's
-outputs with a progress bar, and stops the runtime on errors, Ctrl-C and SIGTERM.
+outputs with a progress bar, and stops the runtime on errors, Ctrl-C and SIGTERM. With
+``workers > 1`` the samples are split into contiguous shards, each run by its own Lava
+runtime in a forked process; the outputs come back in the samples' order, so a divergence
+found in them names the global sample index. A failing shard or Ctrl-C stops every one.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+import queue
+import traceback
+
 import numpy as np
 
+from sg_lava.errors import UserError
 from sg_lava.export.qnet import QuantizedNetwork
 from sg_lava.interrupts import stop_on_signals
 from sg_lava.processes.builder import LavaNetwork
+
+JOIN_S = 10.0  # seconds a stopped worker gets to close its Lava runtime before it is killed
+
+
+def default_workers() -> int:
+    """One Lava runtime per core."""
+    return max(1, os.cpu_count() or 1)
 
 
 def encode_inputs(qnet: QuantizedNetwork, x: np.ndarray, backend: str) -> np.ndarray:
@@ -23,13 +39,104 @@ def encode_inputs(qnet: QuantizedNetwork, x: np.ndarray, backend: str) -> np.nda
 
 
 def run_samples(
-    qnet: QuantizedNetwork, xs: np.ndarray, backend: str = "fixed", progress: bool = False
+    qnet: QuantizedNetwork,
+    xs: np.ndarray,
+    backend: str = "fixed",
+    progress: bool = False,
+    workers: int = 1,
 ) -> list[np.ndarray]:
-    """Run a batch of encoded samples (B, T, *input_shape); returns per layer (B, T, *shape)."""
+    """Run a batch of encoded samples (B, T, *input_shape); returns per layer (B, T, *shape).
+
+    ``workers``: Lava runtimes in separate processes, each on a contiguous shard of samples.
+    """
     from tqdm import tqdm
 
-    outs: list[list[np.ndarray]] = []
-    with stop_on_signals(), LavaNetwork(qnet, xs, backend) as net:
-        for res in tqdm(net, total=net.samples, desc="Lava", unit="sample", disable=not progress):
-            outs.append(res)
+    if workers < 1:
+        raise UserError("--workers must be at least 1")
+    shards = [s for s in np.array_split(np.arange(len(xs)), min(workers, len(xs))) if len(s)]
+    with tqdm(total=len(xs), desc="Lava", unit="sample", disable=not progress) as bar:
+        if len(shards) <= 1:
+            outs = list(_samples(qnet, xs, backend, bar.update))
+        else:
+            outs = _run_shards(qnet, xs, backend, shards, bar.update)
     return [np.stack([o[i] for o in outs]) for i in range(len(qnet.layers))]
+
+
+def _samples(qnet: QuantizedNetwork, xs: np.ndarray, backend: str, tick):
+    with stop_on_signals(), LavaNetwork(qnet, xs, backend) as net:
+        for res in net:
+            tick(1)
+            yield res
+
+
+def _worker(qnet, xs, backend, shard: int, results) -> None:
+    """One shard in one Lava runtime; reports ticks, then its outputs or its error."""
+    try:
+        outs = list(_samples(qnet, xs, backend, lambda n: results.put(("tick", shard, n))))
+        results.put(("done", shard, outs))
+    except KeyboardInterrupt:
+        results.put(("error", shard, "interrupted"))
+    except BaseException as err:  # noqa: BLE001  (reported to the parent, which raises)
+        last = traceback.format_exception_only(type(err), err)[-1].strip()
+        results.put(("error", shard, last))
+
+
+def _run_shards(qnet, xs, backend, shards, tick) -> list[list[np.ndarray]]:
+    ctx = mp.get_context("fork")
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker, args=(qnet, xs[idx], backend, k, results), daemon=False)
+        for k, idx in enumerate(shards)
+    ]
+    done: dict[int, list] = {}
+    with stop_on_signals():  # SIGTERM too reaches the finally below
+        _collect(procs, shards, results, done, tick)
+    return [o for k in range(len(procs)) for o in done[k]]
+
+
+def _collect(procs, shards, results, done: dict[int, list], tick) -> None:
+    """Start the workers, pass on their ticks, keep their outputs; stop all on any failure."""
+    try:
+        for p in procs:
+            p.start()
+        while len(done) < len(procs):
+            try:
+                kind, shard, payload = results.get(timeout=1.0)
+            except queue.Empty:
+                dead = [k for k, p in enumerate(procs) if k not in done and not p.is_alive()]
+                if dead and results.empty():
+                    raise UserError(
+                        f"Lava shard {dead[0] + 1}/{len(procs)} (samples "
+                        f"{shards[dead[0]][0]}..{shards[dead[0]][-1]}) exited without a result"
+                    ) from None
+                continue
+            if kind == "tick":
+                tick(payload)
+            elif kind == "done":
+                done[shard] = payload
+            else:
+                first, last = shards[shard][0], shards[shard][-1]
+                if payload == "interrupted":
+                    raise KeyboardInterrupt
+                raise UserError(
+                    f"Lava shard {shard + 1}/{len(procs)} (samples {first}..{last}) "
+                    f"failed: {payload}"
+                )
+    finally:
+        _stop(procs)
+        results.close()
+        results.join_thread()
+
+
+def _stop(procs) -> None:
+    """Stop every worker (SIGTERM: its runtime closes), kill what does not end, reap all."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        if p.pid is None:
+            continue
+        p.join(JOIN_S)
+        if p.is_alive():
+            p.kill()
+            p.join()

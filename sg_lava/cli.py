@@ -18,6 +18,8 @@ from sg_lava.errors import UserError
 from sg_lava.export.qnet import TIMINGS
 from sg_lava.processes import BACKENDS
 
+DEVICES = ("auto", "cpu", "cuda")  # where the integer reference runs (sg_lava.fixed.resolve_device)
+
 
 def _cmd_smoke(args: argparse.Namespace) -> int:
     from sg_lava.smoke import main
@@ -186,6 +188,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from sg_lava.export import hdf5
     from sg_lava.pipeline import Pipeline
+    from sg_lava.processes.runner import default_workers
     from sg_lava.verify import plot_rasters
 
     if args.samples < 1:
@@ -194,7 +197,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     qfile = hdf5.read(args.net)
     _warn_timing(qfile, args.net)
     x = pipe.verification_inputs(args.samples, args.steps, args.input)
-    res = pipe.verify(qfile, x, args.backend)
+    workers = default_workers() if args.workers is None else args.workers
+    res = pipe.verify(qfile, x, args.backend, progress=sys.stderr.isatty(), workers=workers)
     print(res.table())
     for problem in res.parameter_mismatches:
         print(f"parameter differs between model and file: {problem}")
@@ -203,6 +207,21 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"raster plot: {args.plot}")
     print(res.summary_line())
     return 0 if res.ok else 1
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from sg_lava.export import hdf5
+    from sg_lava.pipeline import Pipeline
+
+    pipe = Pipeline(args.model)
+    qfile = hdf5.read(args.net)
+    pipe.check_file(qfile, args.net)
+    data = pipe.task_data(args.task, args.data)
+    res = pipe.evaluate(qfile, data, progress=sys.stderr.isatty(), device=args.device)
+    print(json.dumps(res.as_dict()) if args.json else res.text())
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -314,7 +333,25 @@ def _add_lava_commands(sub) -> None:
     ver.add_argument("--input", default=None, help=".npy inputs instead of the task's")
     ver.add_argument("--plot", default=None, help="write both rasters and the mismatches here")
     ver.add_argument("--backend", choices=BACKENDS, default="fixed")
+    ver.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="Lava runtimes in separate processes, each on a shard of the samples (default: cores)",
+    )
     ver.set_defaults(func=_cmd_verify)
+
+    ev = sub.add_parser(
+        "evaluate", help="accuracy of the model and of net.h5's integers on a whole test set"
+    )
+    ev.add_argument("model", help="trained model file (model.pt)")
+    ev.add_argument("net", help="network file (net.h5)")
+    src = ev.add_mutually_exclusive_group(required=True)
+    src.add_argument("--task", help="the built-in task the model was trained on (its test split)")
+    src.add_argument("--data", help="folder with test.npz (arrays x, y)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--device", choices=DEVICES, default="auto", help="where the reference runs")
+    ev.set_defaults(func=_cmd_evaluate)
 
 
 def _add_demo(sub) -> None:

@@ -65,6 +65,14 @@ def dataset_parser(doc: str, default_out: str, batch_size: int) -> argparse.Argu
     ap.add_argument("--max-test", type=int, default=None)
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers that bin samples")
     ap.add_argument("--cache", default=None, help="folder for tonic's DiskCachedDataset")
+    ap.add_argument(
+        "--verify-samples",
+        type=int,
+        default=None,
+        help="test samples verified on Lava (default: --lava-samples); the whole test split "
+        "is evaluated through the integer reference",
+    )
+    ap.add_argument("--lava-workers", type=int, default=None, help="Lava runtimes (default: cores)")
     return ap
 
 
@@ -75,7 +83,7 @@ def deploy_dataset(
     config: dict,
     train: StreamData,
     test: StreamData,
-    verify_samples: int = 4,
+    stored_test: int = 4,
 ) -> int:
     """Train on a streamed split (read out over the second half of each sample), then deploy.
 
@@ -98,10 +106,14 @@ def deploy_dataset(
     test_data = test.head(len(test))
     samples = {
         "calibration": train.head(CALIBRATION_SAMPLES).x,
-        "test": test_data.x[:verify_samples],
+        "test": test_data.x[:stored_test],
     }
     res = train_and_save(
         config, train, test_data, cfg, folder / "model.pt", {"name": name}, samples, not args.quiet
     )
     print(f"trained {name} in {res.seconds:.0f} s ({cfg.mode}, {cfg.epochs} epochs)", flush=True)
-    return finish(deploy(res.pipeline, folder, test_data, args.lava_samples, not args.quiet), title)
+    from sg_lava.processes.runner import default_workers
+
+    n = args.lava_samples if args.verify_samples is None else args.verify_samples
+    workers = default_workers() if args.lava_workers is None else args.lava_workers
+    return finish(deploy(res.pipeline, folder, test_data, n, not args.quiet, workers), title)

@@ -78,6 +78,40 @@ class ExportResult:
         return "\n".join(lines)
 
 
+@dataclass
+class Evaluation:
+    """A whole test set through the float model and the exported file's integer network."""
+
+    samples: int
+    float_accuracy: float
+    fixed_accuracy: float  # the file's integers (hdf5.read(net.h5)), not a re-quantisation
+    agreement: float  # share of samples whose float and file predictions are the same
+    saturation: dict[str, int]  # "layer i quantity" -> values saturated or wrapped
+    spike_rates: list[float]  # hidden layers: spikes per neuron per step
+    file_differs: list[str]  # parameters where the file differs from the model's quantisation
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def text(self) -> str:
+        rates = ", ".join(f"layer {i}: {r:.4f}" for i, r in enumerate(self.spike_rates))
+        sat = ", ".join(f"{k}: {v}" for k, v in self.saturation.items()) or "none"
+        lines = [
+            f"samples: {self.samples}",
+            f"float accuracy: {self.float_accuracy:.4f}",
+            f"fixed-point accuracy (net.h5): {self.fixed_accuracy:.4f}",
+            f"agreement (same prediction, float vs net.h5): {self.agreement:.4f}",
+            f"saturated values: {sat}",
+            f"hidden spikes per neuron per step: {rates or 'no hidden layer'}",
+        ]
+        if self.file_differs:
+            lines.append(
+                "net.h5 differs from the model's own quantisation in: "
+                + ", ".join(self.file_differs)
+            )
+        return "\n".join(lines)
+
+
 class Pipeline:
     """A trained model and everything derived from it, each computed once."""
 
@@ -180,6 +214,85 @@ class Pipeline:
         pred = predict(ref.output.double(), shift_mask(data.mask, lag))
         return float((pred == data.y).double().mean())
 
+    def check_file(self, qfile: QuantizedNetwork, what: str = "net.h5") -> None:
+        """A file whose shapes are not the model's is refused in one line."""
+        layers = [tuple(L.shape) for L in self.qnet.layers]
+        theirs = [tuple(L.shape) for L in qfile.layers]
+        if tuple(self.net.input_shape) != tuple(qfile.input_shape) or layers != theirs:
+            raise UserError(
+                f"{what} does not match the model: input {tuple(qfile.input_shape)} and layers "
+                f"{theirs}, the model has input {tuple(self.net.input_shape)} and layers {layers}"
+            )
+
+    def task_data(self, task: str | None = None, data: str | None = None) -> TaskData:
+        """A test split: the recorded task's (``task`` must be it) or ``DIR/test.npz``."""
+        if data is not None:
+            from sg_lava.userdata import load_split
+
+            split = load_split(data, "test")
+            if tuple(split.x.shape[2:]) != tuple(self.net.input_shape):
+                raise UserError(
+                    f"{data}/test.npz: samples of shape {tuple(split.x.shape[2:])}, the model "
+                    f"takes {tuple(self.net.input_shape)}"
+                )
+            return split
+        recorded = self.payload.get("task") or {}
+        if recorded.get("name") != task:
+            trained = recorded.get("name") or "no recorded task"
+            raise UserError(f"the model was trained on {trained}, not on task {task!r}")
+        n = int(recorded.get("n_test") or 0)
+        if n < 1:
+            raise UserError(f"{self.model_path}: records no test split size for {task}")
+        try:
+            return task_split(recorded, "test", n)
+        except (KeyError, TypeError) as err:
+            raise UserError(f"{self.model_path}: cannot regenerate its task ({err})") from None
+
+    def evaluate(
+        self,
+        qfile: QuantizedNetwork,
+        data: TaskData,
+        batch_size: int = 64,
+        progress: bool = False,
+        device: str | None = None,
+    ) -> Evaluation:
+        """Float model and the file's integers on every sample of ``data``, in batches."""
+        from tqdm import tqdm
+
+        self.check_file(qfile)
+        fixed = FixedNetwork(qfile, device)
+        lag, flag = self.latency, qfile.latency
+        self.net.eval()
+        agree = right_float = right_fixed = 0
+        spikes = [0] * (len(qfile.layers) - 1)
+        sat = Saturation()
+        with (
+            tqdm(total=len(data), desc="evaluate", unit="sample", disable=not progress) as bar,
+            torch.no_grad(),
+        ):
+            for x, y, mask in data.batches(batch_size):
+                pf = predict(self.net(pad_steps(x, lag)), shift_mask(mask, lag))
+                out, hidden, s = fixed.run(qfile.quantize_input(pad_steps(x, flag).numpy()))
+                pq = predict(out.double(), shift_mask(mask, flag))
+                right_float += int((pf == y).sum())
+                right_fixed += int((pq == y).sum())
+                agree += int((pf == pq).sum())
+                for i, h in enumerate(hidden):
+                    spikes[i] += int(torch.count_nonzero(h))
+                sat.merge(s)
+                bar.update(len(y))
+        n = len(data)
+        steps = n * (data.x.shape[1] + flag)
+        return Evaluation(
+            n,
+            right_float / n,
+            right_fixed / n,
+            agree / n,
+            {f"layer {i} {what}": c for (i, what), c in sorted(sat.counts.items())},
+            [c / (steps * L.n_neurons) for c, L in zip(spikes, qfile.layers)],
+            parameter_mismatches(self.qnet, qfile),
+        )
+
     def verification_inputs(self, samples: int, steps: int | None, inputs=None) -> Tensor:
         """Inputs for ``verify``: a ``.npy`` file, else the model's held-out samples."""
         from sg_lava.inputs import load_input_array
@@ -199,11 +312,13 @@ class Pipeline:
         backend: str = "fixed",
         reference: list[np.ndarray] | None = None,
         progress: bool = False,
+        workers: int = 1,
     ) -> VerifyResult:
         """Lava (built from ``qfile``) against the reference (from the model) on ``x``.
 
         ``reference`` may pass the Lava-timed reference of ``x`` when the caller already has
-        it (the deployment's test-set run); otherwise it is run here.
+        it (the deployment's test-set run); otherwise it is run here. ``workers``: Lava
+        runtimes in separate processes, each on a shard of the samples.
         """
         from sg_lava.processes.runner import encode_inputs, run_samples
 
@@ -211,7 +326,8 @@ class Pipeline:
             raise UserError(
                 f"model input {self.net.input_shape} and file input {qfile.input_shape} differ"
             )
-        lava = run_samples(qfile, encode_inputs(qfile, x.numpy(), backend), backend, progress)
+        xs = encode_inputs(qfile, x.numpy(), backend)
+        lava = run_samples(qfile, xs, backend, progress, workers)
         if backend == "float":
             return self._verify_float(qfile, x, lava)
         if reference is None:

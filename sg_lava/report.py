@@ -18,7 +18,6 @@ from sg_lava.files import atomic_write
 from sg_lava.pipeline import Pipeline
 from sg_lava.tasks import TaskData
 from sg_lava.timing import pad_steps, predict, shift_mask
-from sg_lava.training import float_accuracy
 from sg_lava.verify import VerifyResult, plot_rasters
 
 
@@ -79,33 +78,30 @@ def deploy(
     test: TaskData,
     lava_samples: int = 150,
     progress: bool = True,
+    workers: int = 1,
 ) -> Deployment:
-    """Export, run the first ``lava_samples`` test samples on Lava once, verify, evaluate."""
+    """Export; evaluate the whole test set through the float model and the file's integers
+    (batched); run the first ``lava_samples`` on Lava (``workers`` runtimes) and verify."""
     folder.mkdir(parents=True, exist_ok=True)
     net_path = folder / "net.h5"
     exported = pipe.export(net_path)
     qfile = hdf5.read(net_path)
+    ev = pipe.evaluate(qfile, test, progress=progress)
     lag = qfile.latency
-    x, mask = pad_steps(test.x, lag), shift_mask(test.mask, lag)
-    fixed_acc = pipe.fixed_accuracy(test)
-    ref = pipe.reference("test", x)
-    fixed_pred = predict(ref.output.double(), mask).numpy()
     n = min(lava_samples, len(test))
-    same_run = qfile.timing == "lava"  # the test-set reference already is Lava-timed
-    res = pipe.verify(
-        qfile, x[:n], reference=ref.layers(n) if same_run else None, progress=progress
-    )
+    x, mask = pad_steps(test.x[:n], lag), shift_mask(test.mask[:n], lag)
+    res = pipe.verify(qfile, x, progress=progress, workers=workers)
     plot_rasters(res, folder / "raster.png")
-    lava_pred = predict(torch.as_tensor(res.lava[-1]).double(), mask[:n]).numpy()
-    rates = [float(np.count_nonzero(s.numpy()) / s.numel()) for s in ref.spikes]
+    lava_pred = predict(torch.as_tensor(res.lava[-1]).double(), mask).numpy()
+    fixed_pred = predict(torch.as_tensor(res.reference[-1]).double(), mask).numpy()
     return Deployment(
         folder,
-        float_accuracy(pipe.net, test),
-        fixed_acc,
+        ev.float_accuracy,
+        ev.fixed_accuracy,
         float(np.mean(lava_pred == test.y.numpy()[:n])),
         n,
-        bool(np.array_equal(lava_pred, fixed_pred[:n])),
-        rates,
+        bool(np.array_equal(lava_pred, fixed_pred)),
+        ev.spike_rates,
         {p.name: p.stat().st_size for p in (pipe.model_path, net_path)},
         res,
         exported.table(),

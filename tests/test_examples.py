@@ -70,12 +70,15 @@ def test_shd_example_on_files_in_the_real_layout(tmp_path):
         "3",
         "--epochs",
         "1",
-        "--lava-samples",
+        "--verify-samples",
         "4",
+        "--lava-workers",
+        "2",
         cwd=tmp_path,
     )
     assert_verified(res)
     assert "SHD on Lava (20 time steps)" in res.stdout
+    assert "Lava, Loihi2SimCfg fixed_pt (4 samples)" in res.stdout
 
 
 @pytest.mark.slow
@@ -103,8 +106,10 @@ def test_dvs_gesture_example_on_files_in_the_real_layout(tmp_path):
         "22",
         "--max-test",
         "6",
-        "--lava-samples",
+        "--verify-samples",
         "3",
+        "--lava-workers",
+        "2",
         cwd=tmp_path,
     )
     assert_verified(res)

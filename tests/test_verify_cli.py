@@ -145,3 +145,12 @@ def test_demo_runs_end_to_end(tmp_path):
     ):
         assert needle in report
     assert (out / "raster.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_verify_with_two_workers_reports_100_percent(delay_files):
+    model, net = delay_files
+    res = cli("sg-lava", "verify", str(model), str(net), "--samples", "4", "--workers", "2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    last = res.stdout.strip().splitlines()[-1]
+    assert "(100.00%); first divergence: none" in last, last

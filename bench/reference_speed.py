@@ -1,0 +1,145 @@
+"""Samples per second of the integer reference vs the float model vs Lava, at paper scale.
+
+Two networks, random weights, calibrated on their own inputs as ``sg-export`` does:
+
+* SHD shape: dense 700-256-256-20, K=8, 100 steps; inputs are Poisson event counts at
+  0.1 events per channel and step (about SHD's density);
+* DVS Gesture shape: 2x32x32 input, conv3x3(8)-pool2-conv3x3(16)-pool2-dense(11), K=8,
+  20 steps, events at 0.05 per pixel and step.
+
+The reference (``FixedNetwork``, exact integers) and the float model (``GammaNetwork``
+under ``torch.no_grad``, float32) run the same batches of ``--batch`` samples, interleaved
+in one process for ``--rounds`` rounds; the best round of each is kept, so load on the
+machine hits both alike. Lava (``Loihi2SimCfg(fixed_pt)``, one compiled network) runs
+``--lava-samples`` samples once per shape, and its outputs are checked equal to the
+reference's. Prints a markdown table.
+
+    python bench/reference_speed.py [--batch 64] [--rounds 3] [--lava-samples 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+import torch
+
+import sg_lava  # noqa: F401
+from sg_lava.fixed import FixedNetwork
+from sg_lava.network import GammaNetwork
+from sg_lava.quantize import quantize_network
+from sg_lava.recipes import dense_config
+from sg_lava.timing import pad_steps
+
+NEURON = {"K": 8, "F": 0.5, "theta0": 0.1, "timing": "lava"}  # hidden spike density ~0.05 (SHD)
+SHAPES = {
+    "SHD: dense 700-256-256-20, K=8, 100 steps": (
+        dense_config(700, [256, 256], 20, **NEURON),
+        100,
+        0.1,
+    ),
+    "DVS Gesture: conv 2x32x32 c8-p2-c16-p2-d11, K=8, 20 steps": (
+        {
+            "input_shape": [2, 32, 32],
+            "layers": [
+                {"type": "conv", "out_channels": 8, "kernel_size": 3, "padding": 1},
+                {"type": "pool", "kernel_size": 2},
+                {"type": "conv", "out_channels": 16, "kernel_size": 3, "padding": 1},
+                {"type": "pool", "kernel_size": 2},
+                {"type": "flatten"},
+                {"type": "dense", "out_features": 11},
+            ],
+            **NEURON,
+        },
+        20,
+        0.05,
+    ),
+}
+
+
+def network(config: dict, steps: int, rate: float, n: int, seed: int = 0):
+    """A random network of ``config``, ``n`` inputs at ``rate``, the calibrated integers."""
+    torch.manual_seed(seed)
+    net = GammaNetwork(config).eval()
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.poisson(torch.full((n, steps, *net.input_shape), rate), generator=g)
+    x = pad_steps(x, net.latency)
+    qnet, _ = quantize_network(net, calibration=x[:16])
+    return net, qnet, x
+
+
+def seconds(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def measure(name: str, config: dict, steps: int, rate: float, args) -> dict:
+    net, qnet, x = network(config, steps, rate, args.batch)
+    xi = qnet.quantize_input(x.numpy())
+    fixed = FixedNetwork(qnet, device="cpu")
+    ref, flt = [], []
+    with torch.no_grad():
+        net(x[:2])  # warm-up of both
+        fixed.run(xi[:2])
+        for _ in range(args.rounds):
+            ref.append(seconds(lambda: fixed.run(xi)))
+            flt.append(seconds(lambda: net(x)))
+    out, spikes, _ = fixed.run(xi)
+    row = {
+        "shape": name,
+        "batch": args.batch,
+        "ref_sps": args.batch / min(ref),
+        "float_sps": args.batch / min(flt),
+        "density": [float((s != 0).double().mean()) for s in spikes],
+        "float_paths": fixed.sum_paths(int(np.abs(xi).max())),
+    }
+    if args.lava_samples:
+        from sg_lava.processes.runner import run_samples
+
+        n = args.lava_samples
+        t0 = time.perf_counter()
+        lava = run_samples(qnet, xi[:n])
+        row["lava_sps"] = n / (time.perf_counter() - t0)
+        _, _, _ = fixed.run(xi[:n], timing="lava")
+        ref_lava, ref_spikes, _ = fixed.run(xi[:n], timing="lava")
+        same = np.array_equal(lava[-1], ref_lava.numpy()) and all(
+            np.array_equal(a, b.numpy()) for a, b in zip(lava[:-1], ref_spikes)
+        )
+        assert same, "Lava and the reference disagree"
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--lava-samples", type=int, default=4, help="0: skip Lava")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    rows = [measure(name, *spec, args) for name, spec in SHAPES.items()]
+    print(
+        f"machine: {platform.machine()}, Python {platform.python_version()}, torch "
+        f"{torch.__version__}, 1 torch thread; batch {args.batch}, best of {args.rounds} "
+        f"interleaved rounds; Lava on {args.lava_samples} samples (outputs checked equal)\n"
+    )
+    print(
+        "| network | reference samples/s | float samples/s | reference / float "
+        "| Lava samples/s | reference / Lava | hidden spikes/neuron/step | float64 sums |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        lava = r.get("lava_sps")
+        dens = ", ".join(f"{d:.3f}" for d in r["density"])
+        paths = "".join("f" if p else "i" for p in r["float_paths"])
+        lava_cols = f"{lava:.2f} | {r['ref_sps'] / lava:.0f}x" if lava else "- | -"
+        print(
+            f"| {r['shape']} | {r['ref_sps']:.1f} | {r['float_sps']:.1f} | "
+            f"{r['ref_sps'] / r['float_sps']:.2f}x | {lava_cols} | {dens} | {paths} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The fast reference (float64 BLAS where proven exact) equals the plain int64 path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as fn
+
+from sg_lava.export.neuron import GammaParams
+from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
+from sg_lava.fixed import EXACT, FixedNetwork, Synapse
+from sg_lava.quantize import quantize_network
+from tests.helpers import conv_net, dense_net, events
+
+
+def runs_equal(a, b) -> None:
+    (oa, sa, ta), (ob, sb, tb) = a, b
+    assert torch.equal(oa, ob)
+    assert all(torch.equal(x, y) for x, y in zip(sa, sb))
+    assert ta.counts == tb.counts and ta.peaks == tb.peaks
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: dense_net([6, 12, 9, 3], K=3),
+        lambda: dense_net([6, 12, 3], K=4, per_synapse=True),
+        lambda: conv_net(K=2),
+        lambda: conv_net(K=2, per_synapse=True),
+    ],
+    ids=["dense", "per-synapse", "conv", "conv-per-synapse"],
+)
+def test_float_sums_equal_int64_sums_on_random_networks(build):
+    net = build()
+    x = events(net.input_shape, 25, p=0.4, batch=3) * 3  # counts up to 3
+    q, _ = quantize_network(net, calibration=x)
+    xi = q.quantize_input(x.numpy())
+    fast = FixedNetwork(q)
+    assert all(fast.sum_paths(int(np.abs(xi).max())))  # Loihi widths: every layer in float
+    plain = FixedNetwork(q, float_sums=False).run(xi)
+    runs_equal(fast.run(xi), plain)
+    runs_equal(FixedNetwork(q, float_sums=True).run(xi), plain)
+    assert sum(int((s != 0).sum()) for s in plain[1]) > 0  # spikes were compared
+
+
+def dense_layer(w: np.ndarray) -> QuantLayer:
+    out, n_in = w.shape
+    neuron = GammaParams(
+        decay=np.array([2048]),
+        bucket_weight=np.ones((1, out), dtype=np.int64),
+        bucket_weight_exp=0,
+        bias=np.zeros(out, dtype=np.int64),
+        drive_exp=0,
+        theta0=1,
+        mf=0,
+        decay_out=0,
+        is_output=True,
+        per_synapse=False,
+        frac_bits=0,
+        weight_exp=0,
+    )
+    return QuantLayer("dense", (n_in,), (out,), w, neuron)
+
+
+def exact_sums(w: np.ndarray, s: np.ndarray) -> list[list[int]]:
+    """Python integers: no rounding anywhere."""
+    return [[sum(int(a) * int(b) for a, b in zip(row, x)) for row in w] for x in s]
+
+
+def test_sums_just_below_the_bound_are_exact_in_float():
+    rng = np.random.default_rng(0)
+    w = 2 * rng.integers(-127, 128, (5, 40))
+    w[:, 0] = 254  # every row has a large weight
+    syn = Synapse.prepare(dense_layer(w), torch.device("cpu"))
+    s_max = (EXACT - 1) // syn.row_l1
+    assert syn.exact_in_float(s_max) and not syn.exact_in_float(s_max + 1)
+    s = rng.integers(-s_max, s_max + 1, (4, 40))
+    s[:, :3] = [s_max, -s_max, s_max - 1]  # odd magnitudes near the top
+    st = torch.as_tensor(s)
+    want = exact_sums(w, s)
+    assert syn(st, in_float=True).tolist() == want
+    assert syn(st, in_float=False).tolist() == want
+
+
+def test_above_the_bound_the_int64_path_is_taken_and_float_would_be_wrong():
+    w = np.array([[2, 2]])
+    q = QuantizedNetwork((2,), [dense_layer(w)], FixedPointSpec(state_bits=62, sum_bits=64))
+    x = np.array([[[2**53 + 1, 1]]])  # 2**53 + 1 has no float64
+    fast = FixedNetwork(q)
+    assert fast.sum_paths(2**53 + 1) == [False]
+    a_int = fast.synapses[0](torch.as_tensor(x[:, 0]), in_float=False)
+    a_float = fast.synapses[0](torch.as_tensor(x[:, 0]), in_float=True)
+    assert a_int.tolist() == [[2 * (2**53 + 1) + 2]] and a_float.tolist() != a_int.tolist()
+    out, _, _ = fast.run(x, timing="zero")  # chose int64 on its own: the exact sum
+    plain, _, _ = FixedNetwork(q, float_sums=False).run(x, timing="zero")
+    assert torch.equal(out, plain)
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 0, 1), (1, 2, 2)])
+def test_conv_sums_equal_pytorch_conv_and_hold_near_the_bound(stride, padding, dilation):
+    rng = np.random.default_rng(1)
+    w = 2 * rng.integers(-127, 128, (2, 4, 3, 3, 3))  # per-synapse: K=2 copies
+    w[..., 0, 0] = 254
+    layer = conv_net(K=2, per_synapse=True)  # only for a valid GammaParams template
+    q, _ = quantize_network(layer)
+    base = q.layers[0]
+    hw = tuple((8 + 2 * padding - dilation * 2 - 1) // stride + 1 for _ in range(2))
+    conv = QuantLayer(
+        "conv",
+        (3, 8, 8),
+        (4, *hw),
+        w,
+        base.neuron,
+        (stride, stride),
+        (padding, padding),
+        (dilation, dilation),
+    )
+    syn = Synapse.prepare(conv, torch.device("cpu"))
+    small = torch.as_tensor(rng.integers(-5, 6, (2, 3, 8, 8)))
+    want = torch.stack(
+        [
+            fn.conv2d(small.double(), torch.as_tensor(wk).double(), None, stride, padding, dilation)
+            for wk in w
+        ],
+        1,
+    )
+    assert torch.equal(syn(small, in_float=False), want.long())
+    s_max = (EXACT - 1) // syn.row_l1
+    big = torch.as_tensor(rng.integers(-s_max, s_max + 1, (2, 3, 8, 8)))
+    big[:, :, 0, 0] = s_max
+    assert torch.equal(syn(big, in_float=True), syn(big, in_float=False))
