@@ -2,3 +2,5 @@
 
 Nothing here may import torch at module level: the Lava side reads files with it.
 """
+
+TIMINGS = ("lava", "zero")  # lava: one step of latency per synapse; zero: the equations
