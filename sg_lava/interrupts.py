@@ -130,9 +130,19 @@ def kill_children(pids: Iterable[int], segments: Iterable[object] = ()) -> None:
                 os.waitpid(pid, 0)
         except (OSError, ValueError):  # reaped elsewhere, or not our child
             pass
+    unlinked: set[str] = set()
     for shm in segments:
-        for step in ("close", "unlink"):
-            try:
-                getattr(shm, step)()
-            except (OSError, BufferError, AttributeError):
-                pass
+        try:
+            shm.close()
+        except (OSError, BufferError, AttributeError):
+            pass
+        name = getattr(shm, "name", None)
+        if name in unlinked:  # a second unlink would confuse multiprocessing's tracker
+            continue
+        unlinked.add(name)
+        try:  # not shm.unlink(): Lava's segments are not all known to the resource tracker,
+            from multiprocessing import shared_memory  # which prints a traceback for those
+
+            shared_memory._posixshmem.shm_unlink(shm._name)
+        except (OSError, AttributeError, TypeError):
+            pass
