@@ -67,7 +67,13 @@ def _before_fork() -> None:
 
 
 def _in_child() -> None:
-    """In every forked child: leave stopping to the parent, and die with it."""
+    """In a child forked by multiprocessing (Lava's way): leave stopping to the parent, and
+    die with it. Other forks (``subprocess`` with a ``preexec_fn``) are left alone."""
+    frame = sys._getframe(1)
+    while frame is not None and "multiprocessing" not in frame.f_code.co_filename:
+        frame = frame.f_back
+    if frame is None:
+        return
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
