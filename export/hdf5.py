@@ -20,6 +20,10 @@ import numpy as np
 from sg_lava.errors import UserError
 from sg_lava.export.neuron import GammaParams, param_infos
 from sg_lava.export.qnet import (
+    MAX_K,
+    MAX_LAYERS,
+    MAX_NEURONS,
+    MAX_WEIGHTS,
     MESSAGE_BITS,
     TIMINGS,
     FixedPointSpec,
@@ -80,8 +84,11 @@ def _write_neuron(group: h5py.Group, params: GammaParams) -> None:
             neuron.create_dataset(name, data=np.asarray(value, dtype=np.int64))
 
 
-def write(qnet: QuantizedNetwork, path: str | Path, meta: dict[str, Any] | None = None) -> None:
-    """Write ``qnet`` to ``path`` atomically (a failure leaves no file there)."""
+def write(
+    qnet: QuantizedNetwork, path: str | Path, meta: dict[str, Any] | None = None, inputs=()
+) -> None:
+    """Write ``qnet`` to ``path`` atomically (a failure leaves no file there); ``inputs``
+    are the command's input files, which ``path`` must not be."""
     problems = validate_network(qnet)
     if problems:
         raise FormatError(f"refusing to write an invalid network: {problems[0]}")
@@ -111,39 +118,110 @@ def write(qnet: QuantizedNetwork, path: str | Path, meta: dict[str, Any] | None 
                 _write_synapse(group, layer)
                 _write_neuron(group, layer.neuron)
 
-    atomic_write(path, body)
+    atomic_write(path, body, inputs)
 
 
 def _read_type(group: h5py.Group) -> str:
-    value = group["type"][()]
+    ds = group["type"] if "type" in group else None
+    if not isinstance(ds, h5py.Dataset) or int(np.prod(ds.shape or ())) != 1:
+        raise FormatError(f"{group.name}: 'type' must be one short string")
+    if ds.dtype.kind not in "SOU" or ds.dtype.itemsize > 64:
+        raise FormatError(f"{group.name}: 'type' must be one short string")
+    value = ds[()]
     if isinstance(value, np.ndarray):
         value = value.reshape(-1)[0]
-    return value.decode("ascii") if isinstance(value, bytes) else str(value)
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _dataset(group: h5py.Group, key: str, where: str) -> h5py.Dataset:
+    """A numeric dataset, its declared type checked before anything is read."""
+    if key not in group:
+        raise FormatError(f"{where}: missing '{key}'")
+    ds = group[key]
+    if not isinstance(ds, h5py.Dataset):
+        raise FormatError(f"{where}: '{key}' must be a dataset")
+    if ds.dtype.kind not in "iufb":
+        raise FormatError(f"{where}: '{key}' must be numeric")
+    return ds
 
 
 def _int(group: h5py.Group, key: str, where: str) -> int:
-    if key not in group:
-        raise FormatError(f"{where}: missing '{key}'")
-    value = np.asarray(group[key][()])
-    if value.size != 1 or not np.issubdtype(value.dtype, np.number):
+    ds = _dataset(group, key, where)
+    if int(np.prod(ds.shape or ())) != 1:
         raise FormatError(f"{where}: '{key}' must be one number")
-    v = value.reshape(-1)[0]
-    if not float(v).is_integer():
-        raise FormatError(f"{where}: '{key}' must be an integer, got {v}")
+    v = np.asarray(ds[()]).reshape(-1)[0]
+    if not np.isfinite(v) or not float(v).is_integer() or abs(float(v)) > 2**62:
+        raise FormatError(f"{where}: '{key}' must be an integer")
     return int(v)
 
 
-def _ints(group: h5py.Group, key: str, where: str, ndim: int | None = None) -> np.ndarray:
-    if key not in group:
-        raise FormatError(f"{where}: missing '{key}'")
-    value = np.asarray(group[key][()])
-    if not np.issubdtype(value.dtype, np.number):
-        raise FormatError(f"{where}: '{key}' must be numeric, got {value.dtype}")
-    if ndim is not None and value.ndim != ndim:
-        raise FormatError(f"{where}: '{key}' must have {ndim} dimensions, has {value.ndim}")
-    if not np.all(np.isfinite(value)) or not np.all(np.mod(value, 1) == 0):
+def _ints(
+    group: h5py.Group,
+    key: str,
+    where: str,
+    ndim: int | None = None,
+    shape: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    """An integer array whose declared shape is checked before it is read."""
+    ds = _dataset(group, key, where)
+    if ndim is not None and len(ds.shape) != ndim:
+        raise FormatError(f"{where}: '{key}' must have {ndim} dimensions, has {len(ds.shape)}")
+    if shape is not None and tuple(ds.shape) != tuple(shape):
+        raise FormatError(f"{where}: '{key}' has shape {tuple(ds.shape)}, expected {shape}")
+    if int(np.prod(ds.shape)) > MAX_WEIGHTS:
+        raise FormatError(
+            f"{where}: '{key}' declares {int(np.prod(ds.shape))} entries (limit {MAX_WEIGHTS})"
+        )
+    value = np.asarray(ds[()])
+    if not np.all(np.isfinite(value)):
+        raise FormatError(f"{where}: '{key}' must hold finite integers (has NaN or inf)")
+    if np.any(np.abs(value) > 2**62) or not np.all(np.mod(value, 1) == 0):
         raise FormatError(f"{where}: '{key}' must hold integers")
     return value.astype(np.int64)
+
+
+def _dims(group: h5py.Group, key: str, where: str, limit: int = MAX_NEURONS) -> tuple[int, ...]:
+    """A short vector of sizes (a shape, a kernel size), each in [1, limit]."""
+    dims = tuple(int(n) for n in _ints(group, key, where, 1))
+    if not 1 <= len(dims) <= 4 or any(n < 1 for n in dims) or int(np.prod(dims)) > limit:
+        raise FormatError(
+            f"{where}: '{key}' must be 1 to 4 sizes, each >= 1, at most {limit} in all"
+        )
+    return dims
+
+
+def _check_tree(h: h5py.File, path: Path) -> None:
+    """Refuse anything that reaches outside the file, before any data is read: external
+    and soft links, virtual datasets, external raw storage; and non-numeric attributes
+    or datasets too large for the format."""
+    todo: list[tuple[h5py.Group, str]] = [(h, "")]
+    while todo:
+        group, prefix = todo.pop()
+        for name in group:
+            where = f"{prefix}/{name}"
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise FormatError(f"{path}: {where} is a link to another file (refused)")
+            if isinstance(link, h5py.SoftLink):
+                raise FormatError(f"{path}: {where} is a soft link (not part of the format)")
+            obj = group[name]
+            if isinstance(obj, h5py.Group):
+                todo.append((obj, where))
+                continue
+            if not isinstance(obj, h5py.Dataset):
+                raise FormatError(f"{path}: {where} is neither a group nor a dataset")
+            plist = obj.id.get_create_plist()
+            if plist.get_layout() == h5py.h5d.VIRTUAL:
+                raise FormatError(f"{path}: {where} is a virtual dataset (refused)")
+            if plist.get_external_count() > 0:
+                raise FormatError(f"{path}: {where} keeps its data outside the file (refused)")
+            text = h5py.check_string_dtype(obj.dtype) is not None and obj.size == 1
+            if not (text or obj.dtype.kind in "iufb") or obj.size > MAX_WEIGHTS:
+                raise FormatError(f"{path}: {where} has an unsupported type or size")
+    for key in h.attrs:
+        aid = h.attrs.get_id(key)
+        if aid.get_storage_size() > 1 << 16:
+            raise FormatError(f"{path}: attribute {key!r} is larger than 64 KiB")
 
 
 def _check_version(h: h5py.File, path: Path) -> None:
@@ -151,13 +229,13 @@ def _check_version(h: h5py.File, path: Path) -> None:
     if isinstance(name, bytes):
         name = name.decode()
     if name != FORMAT_NAME:
-        raise FormatError(f"{path} is not an sg-lava network file (format attribute: {name!r})")
+        raise FormatError(f"{path} is not an sg-lava network file (no format {FORMAT_NAME!r})")
     raw = h.attrs.get("format_version", "")
     raw = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:
         major, minor = (int(p) for p in raw.split("."))
     except ValueError:
-        raise FormatError(f"{path}: unreadable format_version {raw!r}") from None
+        raise FormatError(f"{path}: unreadable format_version (expected 'major.minor')") from None
     if major > FORMAT_VERSION[0]:
         raise FormatError(
             f"{path} has format version {major}.{minor}, newer than this sg-lava reads "
@@ -165,21 +243,26 @@ def _check_version(h: h5py.File, path: Path) -> None:
         )
 
 
-def _read_neuron(g: h5py.Group, where: str) -> GammaParams:
-    """The layer's :class:`GammaParams`, each field from where its metadata puts it."""
+def _read_neuron(g: h5py.Group, where: str, channels: int) -> GammaParams:
+    """The layer's :class:`GammaParams`, each field from where its metadata puts it; every
+    array's declared shape is checked against K and the layer's channels before reading."""
     if "neuron" not in g:
         raise FormatError(f"{where}: missing 'neuron' group")
     n, nwhere = g["neuron"], f"{where}/neuron"
     ntype = _read_type(n) if "type" in n else None
     if ntype != NEURON_TYPE:
-        raise FormatError(f"{nwhere}: type must be {NEURON_TYPE!r}, got {ntype!r}")
+        raise FormatError(f"{nwhere}: type must be {NEURON_TYPE!r}")
+    K = _int(n, "K", nwhere)
+    if not 1 <= K <= MAX_K:
+        raise FormatError(f"{nwhere}: K must lie in [1, {MAX_K}], is {K}")
+    sizes = {"K": (K,), "KC": (K, channels), "C": (channels,)}
     values: dict[str, Any] = {}
     for name, info in param_infos():
         group, gwhere = (g, where) if info.location == "layer" else (n, nwhere)
         if info.optional and name not in group:
             values[name] = None
         elif info.shape:
-            values[name] = _ints(group, name, gwhere, len(info.shape))
+            values[name] = _ints(group, name, gwhere, len(info.shape), sizes[info.shape])
         else:
             values[name] = (
                 bool(_int(group, name, gwhere)) if info.flag else _int(group, name, gwhere)
@@ -192,13 +275,41 @@ def _read_neuron(g: h5py.Group, where: str) -> GammaParams:
     return params
 
 
+def _weight_shape(g: h5py.Group, where: str, kind: str, in_shape, shape, K: int, per_syn: bool):
+    """The stored weight's shape that the layer's sizes allow, redundant fields checked."""
+    C = shape[0]
+    if kind == "dense":
+        n_in = int(np.prod(in_shape))
+        if len(shape) != 1:
+            raise FormatError(f"{where}: dense shape must be (N,), got {shape}")
+        for key, expect in (("inFeatures", n_in), ("outFeatures", C)):
+            if _int(g, key, where) != expect:
+                raise FormatError(f"{where}: '{key}' is {_int(g, key, where)}, expected {expect}")
+        rest: tuple[int, ...] = (n_in,)
+    else:
+        if len(shape) != 3 or len(in_shape) != 3:
+            raise FormatError(f"{where}: conv needs (C, H, W) shapes, got {in_shape} -> {shape}")
+        for key, expect in (("inChannels", in_shape[0]), ("outChannels", C)):
+            if _int(g, key, where) != expect:
+                raise FormatError(f"{where}: '{key}' is {_int(g, key, where)}, expected {expect}")
+        kernel = _dims(g, "kernelSize", where, MAX_WEIGHTS)
+        if len(kernel) != 2:
+            raise FormatError(f"{where}: 'kernelSize' must be 2 sizes")
+        rest = (in_shape[0], *kernel)
+    expect = ((K * C) if per_syn else C, *rest)
+    if int(np.prod(expect)) > MAX_WEIGHTS:
+        raise FormatError(f"{where}: {int(np.prod(expect))} weights exceed the limit {MAX_WEIGHTS}")
+    return expect
+
+
 def _read_layer(g: h5py.Group, where: str, in_shape: tuple[int, ...], flatten_from) -> QuantLayer:
     kind = _read_type(g)
     if kind not in ("dense", "conv"):
-        raise FormatError(f"{where}: unknown layer type {kind!r}")
-    shape = tuple(int(n) for n in _ints(g, "shape", where, 1))
-    params = _read_neuron(g, where)
-    weight = _ints(g, "weight", where)
+        raise FormatError(f"{where}: unknown layer type")
+    shape = _dims(g, "shape", where)
+    params = _read_neuron(g, where, shape[0])
+    expect = _weight_shape(g, where, kind, in_shape, shape, params.K, params.per_synapse)
+    weight = _ints(g, "weight", where, shape=expect)
     if params.per_synapse:
         if weight.shape[0] % params.K:
             raise FormatError(
@@ -225,13 +336,12 @@ def read(path: str | Path) -> QuantizedNetwork:
         raise FormatError(f"{path} is not a readable HDF5 file (corrupt or truncated)") from None
     try:
         with h:
+            _check_tree(h, path)
             qnet = _read(h, path)
     except FormatError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as err:
-        raise FormatError(
-            f"{path}: unreadable content ({type(err).__name__}: {str(err)[:120]})"
-        ) from None
+        raise FormatError(f"{path}: unreadable content ({type(err).__name__})") from None
     problems = validate_network(qnet)
     if problems:
         raise FormatError(f"{path}: {problems[0]}")
@@ -243,21 +353,25 @@ def _read(h: h5py.File, path: Path) -> QuantizedNetwork:
     timing = h.attrs.get("timing", "")
     timing = timing.decode() if isinstance(timing, bytes) else str(timing)
     if timing not in TIMINGS:
-        raise FormatError(f"{path}: timing must be one of {TIMINGS}, got {timing!r}")
+        raise FormatError(f"{path}: timing must be one of {TIMINGS}")
     if "fixed_point" not in h:
         raise FormatError(f"{path}: missing 'fixed_point' group")
     fields = FixedPointSpec.__dataclass_fields__
     spec = FixedPointSpec(**{k: _int(h["fixed_point"], k, "fixed_point") for k in fields})
+    if spec.problems():
+        raise FormatError(f"{path}: {spec.problems()[0]}")
     if "layer" not in h:
         raise FormatError(f"{path}: missing 'layer' group")
     groups = h["layer"]
     keys = sorted(groups.keys(), key=lambda k: int(k) if k.isdigit() else -1)
     if keys != [str(i) for i in range(len(keys))] or not keys:
         raise FormatError(f"{path}: layers must be named 0..n-1")
+    if len(keys) > 2 * MAX_LAYERS:
+        raise FormatError(f"{path}: more than {MAX_LAYERS} layers")
     first = groups["0"]
     if _read_type(first) != "input":
         raise FormatError(f"{path}: layer/0 must be the input layer")
-    shape = tuple(int(n) for n in _ints(first, "shape", "layer/0", 1))
+    shape = _dims(first, "shape", "layer/0")
     input_shape = shape
     layers: list[QuantLayer] = []
     flatten_from = None
@@ -285,6 +399,7 @@ def validate_network(qnet: QuantizedNetwork) -> list[str]:
     out: list[str] = []
     if qnet.timing not in TIMINGS:
         out.append(f"timing must be one of {TIMINGS}")
+    out += qnet.spec.problems()
     shape = tuple(qnet.input_shape)
     for i, layer in enumerate(qnet.layers):
         where = f"layer {i} ({layer.kind})"

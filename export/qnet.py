@@ -13,10 +13,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sg_lava.export import TIMINGS  # noqa: F401  (defined numpy-free for the CLI's parser)
 from sg_lava.export.neuron import GammaParams
 
-TIMINGS = ("lava", "zero")  # lava: one step of latency per synapse; zero: the equations
 MESSAGE_BITS = 24  # graded spike payloads on Lava (num_message_bits)
+
+# Size limits checked before anything is allocated (files, configs, inputs; docs/reliability.md)
+MAX_K = 1024  # buckets per neuron
+MAX_NEURONS = 1 << 22  # neurons of one layer
+MAX_WEIGHTS = 1 << 26  # stored synaptic weights of one layer
+MAX_LAYERS = 256
+
+
+def memory_budget() -> int:
+    """Bytes a command may plan to hold: half of the machine's memory."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
 
 
 def latency(n_layers: int, timing: str) -> int:
@@ -55,6 +71,28 @@ class FixedPointSpec:
 
     def as_dict(self) -> dict[str, int]:
         return {k: int(getattr(self, k)) for k in self.__dataclass_fields__}
+
+    def problems(self) -> list[str]:
+        """Every width outside :data:`WIDTH_RANGES` (empty when valid)."""
+        out = []
+        for key, (lo, hi) in WIDTH_RANGES.items():
+            v = getattr(self, key)
+            if not lo <= v <= hi:
+                out.append(f"fixed_point/{key} must lie in [{lo}, {hi}], is {v}")
+        return out
+
+
+# Valid range of every FixedPointSpec width: int64 arithmetic and Lava's int32 sums hold.
+WIDTH_RANGES = {
+    "state_bits": (2, 32),
+    "decay_bits": (1, 24),
+    "weight_bits": (2, 16),
+    "bucket_weight_bits": (2, 24),
+    "mf_bits": (1, 24),
+    "state_frac_bits": (0, 31),
+    "input_frac_bits": (0, MESSAGE_BITS - 1),
+    "sum_bits": (8, 32),
+}
 
 
 @dataclass
@@ -114,6 +152,10 @@ class QuantizedNetwork:
     @property
     def latency(self) -> int:
         return latency(len(self.layers), self.timing)
+
+    def input_limit(self) -> float:
+        """Largest |x| of a real input whose integer fits the first synapse's messages."""
+        return ((1 << (MESSAGE_BITS - 1)) - 1) / 2.0**self.spec.input_frac_bits
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Network input as the integers the first synapse receives."""

@@ -29,6 +29,7 @@ from sg_lava.errors import UserError
 from sg_lava.export.neuron import DYNAMICS_WIDTHS
 from sg_lava.export.plan import require_placeable
 from sg_lava.export.qnet import MESSAGE_BITS, QuantizedNetwork, QuantLayer
+from sg_lava.interrupts import child_pids, guard_children, kill_children
 from sg_lava.processes import BACKENDS
 from sg_lava.processes.gamma_neuron.process import GammaNeuron
 from sg_lava.processes.layout import from_lava, lava_shape, synapse_shape, synapse_weight, to_lava
@@ -196,6 +197,8 @@ class LavaNetwork:
 
         if self._done:
             raise UserError("this network's samples have run; build a new one")
+        guard_children()  # Lava's children ignore Ctrl-C and die with this process
+        self._children_before = child_pids()
         self._running = True
         total = self.samples * self.steps
         self.source.run(
@@ -210,14 +213,33 @@ class LavaNetwork:
             yield outs
         self.source.wait()
 
-    def close(self) -> None:
-        """Stop the Lava runtime (idempotent)."""
-        if self._running:
-            self._running = False
+    def close(self, abort: bool = False) -> None:
+        """Stop the Lava runtime (idempotent).
+
+        ``abort`` (an error or a signal interrupted the run): Lava's polite stop would wait
+        for children that may be blocked on a full pipe, so they are killed at once and
+        their shared memory unlinked instead.
+        """
+        if not self._running:
+            return
+        self._running = False
+        if not abort:
             self.source.stop()
+            return
+        runtime = getattr(self.source, "runtime", None)
+        infra = getattr(runtime, "_messaging_infrastructure", None)
+        smm = getattr(infra, "smm", None)
+        segments = list(getattr(smm, "_shared_memory_handles", None) or [])
+        kill_children(child_pids() - self._children_before, segments)
+        if runtime is not None:
+            runtime._is_started = runtime._is_running = False
+            try:
+                runtime.stop()  # now only closes pipes and the manager's client side
+            except Exception:
+                pass
 
     def __enter__(self) -> LavaNetwork:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(abort=exc_type is not None)

@@ -11,14 +11,37 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from sg_lava import __version__
 from sg_lava.errors import UserError
-from sg_lava.export.qnet import TIMINGS
+from sg_lava.export import TIMINGS
 from sg_lava.processes import BACKENDS
 
 DEVICES = ("auto", "cpu", "cuda")  # where the integer reference runs (sg_lava.fixed.resolve_device)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but an argument error is one line (exit 2), and nothing heavy is imported."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int_at_least(lo: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {lo}"
+    return parse
+
+
+POSITIVE = _int_at_least(1)
+NON_NEGATIVE = _int_at_least(0)
 
 
 def _cmd_smoke(args: argparse.Namespace) -> int:
@@ -56,11 +79,12 @@ def _train(args: argparse.Namespace, device: str, user: bool):
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Train on one device, or under ``torchrun`` on several processes (rank 0 reports)."""
+    from sg_lava.files import check_destination
+
+    check_destination(args.out)  # before training, not after
     from sg_lava import distributed
     from sg_lava.devices import resolve_device
 
-    if args.epochs is not None and args.epochs < 1:
-        raise UserError("--epochs must be at least 1")
     for name in ("lr", "batch_size", "bins"):
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive")
@@ -100,6 +124,9 @@ def _check_user_options(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from sg_lava.files import check_destination
+
+    check_destination(args.out, [args.model])  # before quantising
     from sg_lava.pipeline import Pipeline
 
     res = Pipeline(args.model).export(args.out, allow_saturation=args.allow_saturation)
@@ -161,20 +188,29 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """Torch-free: the file, the inputs and Lava."""
+    import io
+
+    import numpy as np
+
     from sg_lava.export import hdf5
-    from sg_lava.files import atomic_write
+    from sg_lava.files import atomic_write, check_destination
     from sg_lava.inputs import load_input_array
     from sg_lava.processes.runner import encode_inputs, run_samples
 
+    inputs = [args.net, args.input]
+    check_destination(args.out, inputs)
     qnet = hdf5.read(args.net)
     _warn_timing(qnet, args.net)
-    x = load_input_array(args.input, qnet.input_shape)
+    neurons = sum(L.n_neurons for L in qnet.layers)
+    x = load_input_array(args.input, qnet.input_shape, qnet.input_limit(), neurons)
     outs = run_samples(qnet, encode_inputs(qnet, x, args.backend), args.backend)
     arrays = {f"layer_{i}": a for i, a in enumerate(outs)}
     arrays["output"] = outs[-1]
     arrays["latency"] = np.array(qnet.latency)
     arrays["frac_bits"] = np.array([L.frac_bits for L in qnet.layers])
-    atomic_write(args.out, lambda f: np.savez(f, **arrays))
+    buf = io.BytesIO()  # zipped in memory: a full disk fails in atomic_write, cleanly
+    np.savez(buf, **arrays)
+    atomic_write(args.out, lambda f: f.write(buf.getbuffer()), inputs)
     print(
         f"ran {x.shape[0]} sample(s) x {x.shape[1]} steps on Lava ({args.backend}); "
         f"output lags {qnet.latency} steps"
@@ -186,13 +222,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
+    from sg_lava.files import check_destination
+
+    inputs = [args.model, args.net, args.input]
+    if args.plot:
+        check_destination(args.plot, inputs)
     from sg_lava.export import hdf5
     from sg_lava.pipeline import Pipeline
     from sg_lava.processes.runner import default_workers
     from sg_lava.verify import plot_rasters
 
-    if args.samples < 1:
-        raise UserError("--samples must be at least 1")
     pipe = Pipeline(args.model)
     qfile = hdf5.read(args.net)
     _warn_timing(qfile, args.net)
@@ -203,7 +242,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     for problem in res.parameter_mismatches:
         print(f"parameter differs between model and file: {problem}")
     if args.plot:
-        plot_rasters(res, args.plot)
+        plot_rasters(res, args.plot, inputs=inputs)
         print(f"raster plot: {args.plot}")
     print(res.summary_line())
     return 0 if res.ok else 1
@@ -225,6 +264,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} exists and is not a folder")
     from sg_lava.demo import run_demo
 
     return run_demo(
@@ -263,12 +304,14 @@ def _add_train(sub) -> None:
     train.add_argument("--bins", type=int, default=None, help="time steps per event sample")
     train.add_argument("--workers", type=int, default=0, help="DataLoader workers for events")
     train.add_argument("--out", required=True, help="model file to write (model.pt)")
-    train.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's)")
+    train.add_argument(
+        "--epochs", type=POSITIVE, default=None, help="epochs (default: the recipe's)"
+    )
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.01)")
-    train.add_argument("--batch-size", type=int, default=None, help="samples per batch (64)")
-    train.add_argument("--seed", type=int, default=0, help="seed of data, init and order")
+    train.add_argument("--batch-size", type=POSITIVE, default=None, help="samples per batch (64)")
+    train.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of data, init and order")
     train.add_argument("--mode", choices=("online", "bptt"), default="online")
-    train.add_argument("--resolution", type=int, default=1, help="time steps per task step")
+    train.add_argument("--resolution", type=POSITIVE, default=1, help="time steps per task step")
     train.add_argument("--per-synapse", action="store_true", help="per-synapse bucket weights")
     train.add_argument(
         "--timing",
@@ -328,8 +371,10 @@ def _add_lava_commands(sub) -> None:
     ver = sub.add_parser("verify", help="check the Lava run against the model, spike for spike")
     ver.add_argument("model", help="trained model file (model.pt)")
     ver.add_argument("net", help="network file (net.h5)")
-    ver.add_argument("--samples", type=int, default=4, help="held-out samples of the model's task")
-    ver.add_argument("--steps", type=int, default=None, help="time steps per sample")
+    ver.add_argument(
+        "--samples", type=POSITIVE, default=4, help="held-out samples of the model's task"
+    )
+    ver.add_argument("--steps", type=POSITIVE, default=None, help="time steps per sample")
     ver.add_argument("--input", default=None, help=".npy inputs instead of the task's")
     ver.add_argument("--plot", default=None, help="write both rasters and the mismatches here")
     ver.add_argument("--backend", choices=BACKENDS, default="fixed")
@@ -357,16 +402,16 @@ def _add_lava_commands(sub) -> None:
 def _add_demo(sub) -> None:
     demo = sub.add_parser("demo", help="train, export, run on Lava and verify (the main job)")
     demo.add_argument("--out", default="demo_out", help="folder for every file it writes")
-    demo.add_argument("--epochs", type=int, default=None)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--lava-samples", type=int, default=150, help="test samples run on Lava")
+    demo.add_argument("--epochs", type=POSITIVE, default=None)
+    demo.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    demo.add_argument("--lava-samples", type=POSITIVE, default=150, help="test samples run on Lava")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``sg-lava`` parser with one sub-parser per command."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sg-lava",
         description="SpikingGamma networks: train in PyTorch, export to HDF5, run and verify on Lava.",
     )
@@ -390,15 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
 def guarded(prog: str, func: Callable[[], int]) -> int:
     """Run ``func``; expected failures become one line on stderr and a non-zero exit."""
     import sg_lava  # noqa: F401  (Lava compat hooks before any command touches Lava)
+    from sg_lava.interrupts import exit_code, stop_on_signals
 
     try:
-        return func()
+        with stop_on_signals():  # SIGTERM too runs every finally block (temp files, Lava)
+            return func()
     except UserError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        code = exit_code(err)
+        print(f"{prog}: {'interrupted' if code == 130 else 'terminated'}", file=sys.stderr)
+        return code
     except Exception as err:  # a bug or an environment problem: still one line
         if os.environ.get("SG_LAVA_DEBUG"):
             raise
@@ -427,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_export_parser() -> argparse.ArgumentParser:
     """The ``sg-export`` parser."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sg-export",
         description="Export a trained SpikingGamma model (model.pt) to a netx-style HDF5 file.",
     )

@@ -1,39 +1,123 @@
-"""Small file helpers shared by both halves (torch-free)."""
+"""The one output helper of every command, and file digests (torch-free).
+
+Every file sg-lava writes goes through :func:`atomic_write`: a temporary file beside the
+destination, written, flushed and fsynced, then renamed into place and the folder fsynced.
+:func:`check_destination` is the same refusal logic, to be called before long work starts
+(training, quantising, running Lava) so that a bad destination fails at once.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
-import tempfile
-from collections.abc import Callable
+import secrets
+import stat
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
 from sg_lava.errors import UserError
 
+PathLike = str | Path
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
 
-    A failure (or Ctrl-C) leaves nothing at ``path`` and removes the temporary file, so a
-    reader never sees a half-written output.
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(os.path.realpath(a)) == os.path.abspath(os.path.realpath(b))
+
+
+def check_destination(path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path:
+    """Refuse a destination that would destroy something; returns it as a Path.
+
+    Refused: a path that resolves to one of the command's ``inputs``; an existing
+    destination that is not a regular file (folder, FIFO, device, socket), which a rename
+    would replace; a folder that does not exist or cannot be written.
     """
     path = Path(path)
+    for src in inputs:
+        if src is not None and _same_file(path, Path(src)):
+            raise UserError(f"refusing to write {path}: it is one of this command's inputs")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as err:
+        raise UserError(f"cannot use {path} as destination: {err.strerror}") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise UserError(f"refusing to write {path}: it exists and is {what}")
     folder = path.parent
     if not folder.is_dir():
         raise UserError(f"destination folder does not exist: {folder}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to folder {folder}: permission denied")
+    return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on folders
+    finally:
+        os.close(fd)
+
+
+def _os_error(path: Path, err: OSError) -> UserError:
+    reason = {
+        errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "read-only file system",
+    }.get(err.errno or 0, err.strerror or type(err).__name__)
+    return UserError(f"cannot write {path}: {reason}")
+
+
+def atomic_write(
+    path: PathLike, write: Callable[[BinaryIO], None], inputs: Iterable[PathLike | None] = ()
+) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
+
+    The destination is checked first (:func:`check_destination`). The file gets the
+    umask's permissions (as ``open`` would give), is fsynced before the rename and its
+    folder after. Any failure, Ctrl-C or SIGTERM (which the CLI turns into
+    KeyboardInterrupt) removes the temporary file and leaves ``path`` as it was.
+    """
+    path = check_destination(path, inputs)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except OSError as err:
+        raise _os_error(path, err) from None
     try:
         with os.fdopen(fd, "w+b") as f:
             write(f)
+        fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)  # the writer may have closed f
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        _fsync_folder(path.parent)
+    except BaseException as err:
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(err, OSError):
+            raise _os_error(path, err) from None
         raise
 
 
-def file_sha256(path: str | Path) -> str:
+def file_sha256(path: PathLike) -> str:
     """Hex SHA-256 of a file (provenance in exported files)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:

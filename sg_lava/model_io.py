@@ -87,7 +87,14 @@ def load_model(path: str | Path) -> tuple[GammaNetwork, dict[str, Any]]:
     """The network in a model file and the file's dict."""
     payload = read_model_file(path)
     try:
-        net = GammaNetwork(payload["config"])
+        net = GammaNetwork(payload["config"])  # the config's sizes are checked first
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{path}: bad network config ({str(err).splitlines()[0][:160]})") from None
+    for value in payload["state_dict"].values():
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            if not bool(torch.isfinite(value).all()):
+                raise UserError(f"{path}: the weights are not finite (NaN or inf)")
+    try:
         net.load_state_dict(payload["state_dict"])
     except (ValueError, KeyError, TypeError, RuntimeError) as err:
         raise UserError(

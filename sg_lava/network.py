@@ -17,11 +17,21 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from sg_lava import dynamics
-from sg_lava.export.qnet import TIMINGS, latency
+from sg_lava.export.qnet import (
+    MAX_K,
+    MAX_LAYERS,
+    MAX_NEURONS,
+    MAX_WEIGHTS,
+    TIMINGS,
+    conv_output_hw,
+    latency,
+    memory_budget,
+)
 from sg_lava.layers import Flatten, GammaConv2d, GammaDense, GammaLayer, SumPool2d
 
 DEFAULTS: dict[str, Any] = {
@@ -41,6 +51,8 @@ def normalise_config(config: dict[str, Any]) -> dict[str, Any]:
     dense/conv/flatten/pool) and the neuron settings of :data:`DEFAULTS`, which a layer
     dict may override (``K``, ``F``, ``per_synapse``).
     """
+    if not isinstance(config, dict):
+        raise ValueError("a network config must be a dict")
     cfg = {**DEFAULTS, **copy.deepcopy(config)}
     if cfg["m_f"] is None:
         cfg["m_f"] = cfg["theta0"]
@@ -48,12 +60,83 @@ def normalise_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"timing must be one of {TIMINGS}, got {cfg['timing']!r}")
     if "input_shape" not in cfg or "layers" not in cfg:
         raise ValueError("a network config needs 'input_shape' and 'layers'")
-    cfg["input_shape"] = [int(n) for n in cfg["input_shape"]]
+    _check_sizes(cfg)
     if not any(layer.get("type") in ("dense", "conv") for layer in cfg["layers"]):
         raise ValueError("a network needs at least one dense or conv layer")
     if cfg["layers"][-1].get("type") not in ("dense", "conv"):
         raise ValueError("the last layer must be a dense or conv layer")
     return cfg
+
+
+def _size(value: Any, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{what} must be an integer in [{lo}, {hi}]")
+    return value
+
+
+def _pairs(spec: dict[str, Any], key: str, default: int, lo: int) -> tuple[int, int]:
+    v = spec.get(key, default)
+    v = [v, v] if isinstance(v, int) else v
+    if not isinstance(v, list | tuple) or len(v) != 2:
+        raise ValueError(f"conv {key} must be an integer or a pair")
+    return tuple(_size(n, f"conv {key}", lo, 4096) for n in v)  # type: ignore[return-value]
+
+
+def _check_sizes(cfg: dict[str, Any]) -> None:
+    """Types, sizes, K and the parameter count of a config, by integer arithmetic alone:
+    a config that would allocate more than the limits of :mod:`sg_lava.export.qnet` is
+    refused before any tensor exists (training and loading both come through here)."""
+    shape = cfg["input_shape"]
+    if not isinstance(shape, list | tuple) or not 1 <= len(shape) <= 3:
+        raise ValueError("input_shape must be a list of 1 to 3 sizes")
+    shape = tuple(_size(n, "input_shape entries", 1, MAX_NEURONS) for n in shape)
+    cfg["input_shape"] = list(shape)
+    layers = cfg["layers"]
+    if not isinstance(layers, list) or not all(isinstance(L, dict) for L in layers):
+        raise ValueError("layers must be a list of dicts")
+    if not 1 <= len(layers) <= MAX_LAYERS:
+        raise ValueError(f"a network has 1 to {MAX_LAYERS} layers")
+    _size(cfg["K"], "K", 1, MAX_K)
+    total = 0
+    for i, spec in enumerate(layers):
+        kind, where = spec.get("type"), f"layer {i}"
+        K = _size(spec.get("K", cfg["K"]), f"{where}: K", 1, MAX_K)
+        if kind == "dense":
+            if len(shape) != 1:
+                raise ValueError(f"{where}: dense layer needs a flat input: add a flatten")
+            out = (_size(spec.get("out_features"), f"{where}: out_features", 1, MAX_NEURONS),)
+            weights = out[0] * shape[0]
+        elif kind == "conv":
+            if len(shape) != 3:
+                raise ValueError(f"{where}: conv layer needs a (C, H, W) input")
+            C = _size(spec.get("out_channels"), f"{where}: out_channels", 1, MAX_NEURONS)
+            ks = _pairs(spec, "kernel_size", 0, 1)
+            hw = conv_output_hw(
+                shape[1:], ks, _pairs(spec, "stride", 1, 1), _pairs(spec, "padding", 0, 0),
+                _pairs(spec, "dilation", 1, 1),
+            )  # fmt: skip
+            if min(hw) < 1:
+                raise ValueError(f"{where}: conv layer leaves no output for input {shape}")
+            out, weights = (C, *hw), C * shape[0] * ks[0] * ks[1]
+        elif kind == "flatten":
+            shape = (int(np.prod(shape)),)
+            continue
+        elif kind == "pool":
+            k = _size(spec.get("kernel_size"), f"{where}: pool kernel_size", 1, 4096)
+            if len(shape) != 3:
+                raise ValueError(f"{where}: pool needs a (C, H, W) input")
+            shape = (shape[0], shape[1] // k, shape[2] // k)
+            continue
+        else:
+            raise ValueError(f"{where}: unknown layer type (dense, conv, flatten or pool)")
+        if int(np.prod(out)) > MAX_NEURONS:
+            raise ValueError(f"{where}: {int(np.prod(out))} neurons exceed the limit {MAX_NEURONS}")
+        if weights * (K if spec.get("per_synapse", cfg["per_synapse"]) else 1) > MAX_WEIGHTS:
+            raise ValueError(f"{where}: {weights} weights exceed the limit {MAX_WEIGHTS}")
+        total += weights * (K + 1)
+        shape = out
+    if total * 4 > memory_budget():
+        raise ValueError(f"the network's ~{total} parameters exceed this machine's memory")
 
 
 def build_layer(spec: dict[str, Any], in_shape: tuple[int, ...], cfg: dict[str, Any]) -> nn.Module:

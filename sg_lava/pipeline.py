@@ -127,16 +127,25 @@ class Pipeline:
     def inputs(self, split: str, n: int) -> Tensor | None:
         """Up to ``n`` inputs of the model's own data, padded for its latency: the samples
         stored in the file, else the recorded task's split; None if the model has neither."""
-        stored = (self.payload.get("samples") or {}).get(STORED[split])
+        samples = self.payload.get("samples") or {}
+        stored = samples.get(STORED[split]) if isinstance(samples, dict) else None
         if isinstance(stored, torch.Tensor):
+            shape = tuple(self.net.input_shape)
+            if stored.ndim != len(shape) + 2 or tuple(stored.shape[2:]) != shape:
+                raise UserError(
+                    f"{self.model_path}: its {STORED[split]} samples have shape "
+                    f"{tuple(stored.shape)}, not (n, T, {', '.join(map(str, shape))})"
+                )
             return pad_steps(stored[:n], self.latency)
         task = self.payload.get("task") or {}
-        if not task.get("name"):
+        if not isinstance(task, dict) or not task.get("name"):
             return None
         try:
             data = task_split(task, split, n)
-        except (KeyError, TypeError) as err:
-            raise UserError(f"{self.model_path}: cannot regenerate its task ({err})") from None
+        except (KeyError, TypeError, ValueError):
+            raise UserError(
+                f"{self.model_path}: cannot regenerate its task (unknown task or parameters)"
+            ) from None
         return pad_steps(data.x, self.latency)
 
     @cached_property
@@ -186,7 +195,7 @@ class Pipeline:
                 f"quantisation would clip or saturate {100 * worst:.2f}% of values in some "
                 f"layer (limit {100 * MAX_SHARE:.1f}%); retrain, or pass --allow-saturation"
             )
-        hdf5.write(qnet, out_path, self.provenance())
+        hdf5.write(qnet, out_path, self.provenance(), inputs=[self.model_path])
         return res
 
     def provenance(self) -> dict[str, Any]:
@@ -295,15 +304,24 @@ class Pipeline:
 
     def verification_inputs(self, samples: int, steps: int | None, inputs=None) -> Tensor:
         """Inputs for ``verify``: a ``.npy`` file, else the model's held-out samples."""
-        from sg_lava.inputs import load_input_array
+        from sg_lava.inputs import check_run_size, load_input_array
 
+        neurons = sum(L.n_neurons for L in self.qnet.layers)
         if inputs:
-            x = torch.as_tensor(load_input_array(inputs, tuple(self.net.input_shape)))
+            x = torch.as_tensor(
+                load_input_array(
+                    inputs, tuple(self.net.input_shape), self.qnet.input_limit(), neurons
+                )
+            )
         else:
+            per_step = int(np.prod(self.net.input_shape)) + neurons
+            check_run_size(samples, steps or 1, per_step, "verify")
             x = self.inputs("test", samples)
             if x is None:
                 raise UserError("the model records no task; give inputs with --input x.npy")
-        return fit_steps(x, steps)
+        x = fit_steps(x, steps)
+        check_run_size(x.shape[0], x.shape[1], int(np.prod(self.net.input_shape)) + neurons)
+        return x
 
     def verify(
         self,

@@ -155,7 +155,7 @@ def parameter_mismatches(a: QuantizedNetwork, b: QuantizedNetwork) -> list[str]:
     return out
 
 
-def plot_rasters(res: VerifyResult, path: str | Path, sample: int = 0) -> None:
+def plot_rasters(res: VerifyResult, path: str | Path, sample: int = 0, inputs=()) -> None:
     """Both rasters of one sample, layer by layer, mismatches marked; the output readouts."""
     import matplotlib
 
@@ -200,7 +200,7 @@ def plot_rasters(res: VerifyResult, path: str | Path, sample: int = 0) -> None:
     fig.suptitle(res.summary_line(), fontsize=9)
     fig.tight_layout()
     suffix = Path(path).suffix.lstrip(".") or "png"
-    atomic_write(path, lambda f: fig.savefig(f, format=suffix, dpi=110))
+    atomic_write(path, lambda f: fig.savefig(f, format=suffix, dpi=110), inputs)
     plt.close(fig)
 
 

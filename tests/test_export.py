@@ -90,10 +90,10 @@ def good_file(tmp_path):
     "key,value,message",
     [
         ("layer/1/weight", np.ones((6, 4), np.float32), "even integers"),
-        ("layer/1/weight", np.zeros((5, 4), np.float32), "weight shape"),
+        ("layer/1/weight", np.zeros((5, 4), np.float32), "weight. has shape"),
         ("layer/1/neuron/decay", np.array([0, 5, 9]), "decay must lie in \\[1, 4095\\]"),
         ("layer/1/neuron/decay_out", np.int64(7), "decay_out"),
-        ("layer/2/neuron/bucket_weight", np.zeros((2, 3)), "bucket_weight must have shape"),
+        ("layer/2/neuron/bucket_weight", np.zeros((2, 3)), "bucket_weight. has shape"),
         ("layer/1/bias", np.full(6, 0.5, np.float32), "must hold integers"),
         ("layer/2/neuron/type", "CUBA", "type must be 'GAMMA'"),
     ],
