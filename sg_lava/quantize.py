@@ -213,9 +213,11 @@ def _quantize(
         wexp = power_of_two_exp(
             float(np.abs(w).max(initial=0.0)), 2 * ((1 << (spec.weight_bits - 1)) - 1)
         )
-        peak = sum_peaks[i] if sum_peaks and module.kind == "conv" else None
-        if peak:  # keep conv sums a = sum(weight * s) inside the range where Lava wraps them
-            wexp = min(wexp, power_of_two_exp(peak * HEADROOM, limit) - in_frac)
+        peak = sum_peaks[i] if sum_peaks else None
+        if peak:  # keep sums a = sum(weight * s) inside the range where Lava wraps them:
+            # 24 bits for Conv, the int32 accumulator (sum_bits) for Dense
+            bound = limit if module.kind == "conv" else float((1 << (spec.sum_bits - 1)) - 1)
+            wexp = min(wexp, power_of_two_exp(peak * HEADROOM, bound) - in_frac)
         wq, wexp, wclip, wzero = quantize_weight(w, spec.weight_bits, wexp)
         vq, vexp, vclip = None, 0, 0.0
         if not module.per_synapse:
