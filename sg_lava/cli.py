@@ -178,8 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--credit",
         choices=("step", "alpha", "traces"),
         default=None,
-        help="online credit: step (current step only), alpha (+ exact alpha traces), "
-        "traces (+ exact credit across one layer boundary; default)",
+        help="online credit: step (current step only; default), alpha (+ exact alpha traces), "
+        "traces (+ exact credit across one layer boundary)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
