@@ -324,8 +324,8 @@ def _add_train(sub) -> None:
         "--credit",
         choices=("step", "alpha", "traces"),
         default=None,
-        help="online credit: step (current step only), alpha (+ exact alpha traces), "
-        "traces (+ exact credit across one layer boundary; default)",
+        help="online credit: step (current step only; default), alpha (+ exact alpha traces), "
+        "traces (+ exact credit across one layer boundary)",
     )
     train.add_argument("--n-train", type=int, default=None, help="training samples")
     train.add_argument("--n-test", type=int, default=None, help="test (and validation) samples")

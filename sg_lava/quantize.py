@@ -212,7 +212,7 @@ def _quantize(
     layers, reports = [], []
     for i, (module, g) in enumerate(folded):
         in_frac = spec.input_frac_bits if i == 0 else frac[i - 1]
-        peak = sum_peaks[i] if sum_peaks and module.kind == "conv" else None
+        peak = sum_peaks[i] if sum_peaks else None
         wq, wexp, wclip, wzero = _synapse_weight(module, g, spec, in_frac, peak)
         vq, vexp, vclip = None, 0, 0.0
         if not module.per_synapse:
@@ -257,9 +257,11 @@ def _synapse_weight(
     wexp = power_of_two_exp(
         float(np.abs(w).max(initial=0.0)), 2 * ((1 << (spec.weight_bits - 1)) - 1)
     )
-    if sum_peak:  # keep conv sums a = sum(weight * s) inside the range where Lava wraps them
-        limit = float((1 << (spec.state_bits - 1)) - 1)
-        wexp = min(wexp, power_of_two_exp(sum_peak * HEADROOM, limit) - in_frac)
+    if sum_peak:  # keep sums a = sum(weight * s) inside the range where Lava wraps them:
+        # 24 bits for Conv, the int32 accumulator (sum_bits) for Dense
+        bits = spec.state_bits if module.kind == "conv" else spec.sum_bits
+        bound = float((1 << (bits - 1)) - 1)
+        wexp = min(wexp, power_of_two_exp(sum_peak * HEADROOM, bound) - in_frac)
     return quantize_weight(w, spec.weight_bits, wexp)
 
 

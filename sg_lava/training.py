@@ -72,7 +72,7 @@ class TrainConfig:
     lr: float = 1e-2
     loss: str = "ce"
     seed: int = 0
-    credit: str = "traces"  # online: step, alpha or traces (sg_lava.credit)
+    credit: str = "step"  # online: step, alpha or traces (sg_lava.credit, docs/online_credit.md)
     trace_budget_mb: float = 64.0  # a layer boundary whose traces need more falls back
     device: str = "auto"  # auto | cpu | cuda[:N] (sg_lava.devices.resolve_device)
 

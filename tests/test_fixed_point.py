@@ -170,3 +170,23 @@ def test_pool_folding_equals_pool_then_conv():
     got = fn.conv2d(s, geo["weight"], None, geo["stride"], geo["padding"])
     torch.testing.assert_close(got, ref)
     assert geo["in_shape"] == (4, 8, 8)
+
+
+def test_calibration_keeps_dense_sums_inside_lavas_int32_accumulator():
+    """64 hidden neurons fire together with payload theta0 = 1.0 (2^20 at 20 fraction
+    bits) into weights of 1.0: the sum 64 * 2^20 * 2^7 would pass 2^31, where Lava's
+    Dense wraps. The calibrated weight exponent keeps it below, with headroom."""
+    from sg_lava.fixed import FixedNetwork
+    from sg_lava.quantize import quantize_network
+
+    net = dense_net([2, 64, 3], K=2, theta0=1.0)
+    with torch.no_grad():
+        net.gamma_layers[0].weight.zero_()
+        net.gamma_layers[0].bias.fill_(1.0)
+        net.gamma_layers[1].weight.fill_(1.0)
+    x = torch.zeros(1, 6, 2)
+    q, _ = quantize_network(net, calibration=x)
+    _, spikes, sat = FixedNetwork(q).run(q.quantize_input(x.numpy()))
+    assert int((spikes[0] != 0).sum()) >= 64  # the whole layer fires
+    assert (1, "synapse") not in sat.counts
+    assert sat.peaks[(1, "synapse")] < 2**30
