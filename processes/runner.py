@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 import traceback
 
 import numpy as np
@@ -70,7 +71,11 @@ def _samples(qnet: QuantizedNetwork, xs: np.ndarray, backend: str, tick):
 
 
 def _worker(qnet, xs, backend, shard: int, results) -> None:
-    """One shard in one Lava runtime; reports ticks, then its outputs or its error."""
+    """One shard in one Lava runtime; reports ticks, then its outputs or its error.
+
+    While its runtime runs, SIGTERM from the parent stops it cleanly (``_samples``); once
+    its result is sent it may simply be killed, so SIGTERM then ends it without a word.
+    """
     try:
         outs = list(_samples(qnet, xs, backend, lambda n: results.put(("tick", shard, n))))
         results.put(("done", shard, outs))
@@ -79,6 +84,8 @@ def _worker(qnet, xs, backend, shard: int, results) -> None:
     except BaseException as err:  # noqa: BLE001  (reported to the parent, which raises)
         last = traceback.format_exception_only(type(err), err)[-1].strip()
         results.put(("error", shard, last))
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run_shards(qnet, xs, backend, shards, tick) -> list[list[np.ndarray]]:
@@ -129,7 +136,13 @@ def _collect(procs, shards, results, done: dict[int, list], tick) -> None:
 
 
 def _stop(procs) -> None:
-    """Stop every worker (SIGTERM: its runtime closes), kill what does not end, reap all."""
+    """Stop every worker (SIGTERM: its runtime closes), kill what does not end, reap all.
+
+    Workers that have sent their result get a moment to exit on their own first.
+    """
+    for p in procs:
+        if p.pid is not None:
+            p.join(0.5)
     for p in procs:
         if p.is_alive():
             p.terminate()

@@ -12,7 +12,6 @@ from pathlib import Path
 from sg_lava.export import hdf5
 from sg_lava.pipeline import ExportResult, Pipeline
 from sg_lava.tasks import TaskData
-from sg_lava.training import float_accuracy
 from sg_lava.verify import VerifyResult
 
 
@@ -36,21 +35,10 @@ def verify(
     return pipe.verify(hdf5.read(net_path), pipe.verification_inputs(samples, steps), backend)
 
 
-def evaluate(model_path: str | Path, net_path: str | Path, data: TaskData) -> dict[str, float]:
-    """Accuracy on ``data`` of the float model and of the integer network in ``net.h5``.
-
-    The integer accuracy is that of the network the file holds; a file that is not the
-    model's export is refused by :meth:`Pipeline.verify`, not here: run :func:`verify`.
-    """
+def evaluate(
+    model_path: str | Path, net_path: str | Path, data: TaskData, device: str | None = None
+) -> dict:
+    """``sg-lava evaluate`` on ``data``: accuracy of the float model and of the integer
+    network that ``net.h5`` holds, their agreement, saturation and spike rates."""
     pipe = Pipeline(model_path)
-    qfile = hdf5.read(net_path)
-    if tuple(qfile.input_shape) != tuple(pipe.net.input_shape):
-        from sg_lava.errors import UserError
-
-        raise UserError(
-            f"{net_path} takes input {qfile.input_shape}, the model {pipe.net.input_shape}"
-        )
-    return {
-        "float_accuracy": float_accuracy(pipe.net, data),
-        "fixed_accuracy": pipe.fixed_accuracy(data),
-    }
+    return pipe.evaluate(hdf5.read(net_path), data, device=device).as_dict()

@@ -115,3 +115,39 @@ def test_sigterm_while_writing_leaves_no_temporary_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["net.h5"]
     with pytest.raises(UserError):
         atomic_write(tmp_path / "missing" / "x", lambda f: None)
+
+
+@pytest.fixture(scope="module")
+def verify_files(tmp_path_factory):
+    from sg_lava.model_io import save_model
+    from sg_lava.pipeline import Pipeline
+
+    d = tmp_path_factory.mktemp("sigverify")
+    save_model(dense_net([3, 5, 2]), d / "model.pt")
+    Pipeline(d / "model.pt").export(d / "net.h5", allow_saturation=True)
+    np.save(d / "x.npy", (np.random.default_rng(0).random((4, 5000, 3)) < 0.3).astype(float))
+    return d
+
+
+@pytest.mark.parametrize("sig,code,word", [(signal.SIGINT, 130, "interrupted"),
+                                           (signal.SIGTERM, 143, "terminated")])  # fmt: skip
+def test_a_signal_to_the_group_stops_verify_with_two_workers(verify_files, sig, code, word):
+    """Two shard processes, each with its own Lava runtime: all stop, one line, nothing left."""
+    d = verify_files
+    before = set(os.listdir("/dev/shm"))
+    p = start("sg-lava", "verify", str(d / "model.pt"), str(d / "net.h5"),
+              "--input", str(d / "x.npy"), "--workers", "2")  # fmt: skip
+    t0 = time.time()
+    while len(group(p.pid)) < 16 and time.time() - t0 < 120:  # both runtimes up
+        time.sleep(0.1)
+    assert len(group(p.pid)) >= 16, p.communicate()[1][-2000:]
+    time.sleep(0.5)
+    t0 = time.time()
+    os.killpg(p.pid, sig)
+    _, err = p.communicate(timeout=30)
+    assert time.time() - t0 < 5
+    assert p.returncode == code
+    assert word in one_line_error(type("R", (), {"err": err})())
+    time.sleep(0.5)
+    assert group(p.pid) == []
+    assert not orphan_segments(before)
