@@ -65,20 +65,7 @@ def write_random(config: dict, path: Path) -> QuantizedNetwork:
 def _layer(kind, in_shape, shape, weight_shape, **geo) -> QuantLayer:
     """A K = 1 gamma layer of the given geometry with all-zero parameters."""
     C = shape[0]
-    neuron = GammaParams(
-        decay=np.full(1, 2048),
-        bucket_weight=np.zeros((1, C), dtype=np.int64),
-        bucket_weight_exp=0,
-        bias=np.zeros(C, dtype=np.int64),
-        drive_exp=0,
-        theta0=1,
-        mf=0,
-        decay_out=2048,
-        is_output=False,
-        per_synapse=False,
-        frac_bits=12,
-        weight_exp=0,
-    )
+    neuron = GammaParams.uniform(1, C, decay_out=2048)
     weight = np.zeros(weight_shape, dtype=np.int64)
     return QuantLayer(kind, in_shape, shape, weight, neuron, **geo)
 

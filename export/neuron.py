@@ -105,6 +105,28 @@ class GammaParams:
         "", "synaptic weight value = weight * 2**-weight_exp", _exponent, dynamics=False
     )
 
+    @classmethod
+    def uniform(
+        cls, K: int, channels: int, decay: int = 2048, per_synapse: bool = False, **fields: Any
+    ) -> GammaParams:
+        """K equal decays, zero bucket weights, biases and exponents, theta0 = 1: a layer's
+        neuron for counting resources or building a network by hand; ``fields`` override."""
+        values: dict[str, Any] = {
+            "decay": np.full(K, decay),
+            "bucket_weight": None if per_synapse else np.zeros((K, channels), dtype=np.int64),
+            "bucket_weight_exp": 0,
+            "bias": np.zeros(channels, dtype=np.int64),
+            "drive_exp": 0,
+            "theta0": 1,
+            "mf": 0,
+            "decay_out": 0,
+            "is_output": False,
+            "per_synapse": per_synapse,
+            "frac_bits": 12,
+            "weight_exp": 0,
+        }
+        return cls(**{**values, **fields})
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GammaParams):
             return NotImplemented

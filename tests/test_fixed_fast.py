@@ -46,19 +46,8 @@ def test_float_sums_equal_int64_sums_on_random_networks(build):
 
 def dense_layer(w: np.ndarray) -> QuantLayer:
     out, n_in = w.shape
-    neuron = GammaParams(
-        decay=np.array([2048]),
-        bucket_weight=np.ones((1, out), dtype=np.int64),
-        bucket_weight_exp=0,
-        bias=np.zeros(out, dtype=np.int64),
-        drive_exp=0,
-        theta0=1,
-        mf=0,
-        decay_out=0,
-        is_output=True,
-        per_synapse=False,
-        frac_bits=0,
-        weight_exp=0,
+    neuron = GammaParams.uniform(
+        1, out, bucket_weight=np.ones((1, out), dtype=np.int64), is_output=True, frac_bits=0
     )
     return QuantLayer("dense", (n_in,), (out,), w, neuron)
 

@@ -20,20 +20,7 @@ from tests.helpers import dense_net
 
 def neuron(K: int, channels: int, per_synapse: bool = False) -> GammaParams:
     """All-zero integer neuron parameters (counts ignore values)."""
-    return GammaParams(
-        decay=np.full(K, 2048),
-        bucket_weight=None if per_synapse else np.zeros((K, channels), dtype=np.int64),
-        bucket_weight_exp=0,
-        bias=np.zeros(channels, dtype=np.int64),
-        drive_exp=0,
-        theta0=1,
-        mf=0,
-        decay_out=0,
-        is_output=False,
-        per_synapse=per_synapse,
-        frac_bits=12,
-        weight_exp=0,
-    )
+    return GammaParams.uniform(K, channels, per_synapse=per_synapse)
 
 
 def dense(n_in: int, n_out: int, K: int = 3, per_synapse: bool = False, out: bool = False):
