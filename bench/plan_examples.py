@@ -25,6 +25,7 @@ from sg_lava.export.plan import format_plan, plan_network
 from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
 from sg_lava.network import GammaNetwork
 from sg_lava.quantize import quantize_network
+from sg_lava.recipes import conv_config
 
 SHD = {
     "input_shape": [700],
@@ -35,19 +36,7 @@ SHD = {
     ],
     "K": 8,
 }
-DVS = {  # deploy_examples/dvs_gesture.py conv_config(32, (8, 16), 11, K=8, per_synapse=False)
-    "input_shape": [2, 32, 32],
-    "layers": [
-        {"type": "conv", "out_channels": 8, "kernel_size": 3, "padding": 1},
-        {"type": "pool", "kernel_size": 2},
-        {"type": "conv", "out_channels": 16, "kernel_size": 3, "padding": 1},
-        {"type": "pool", "kernel_size": 2},
-        {"type": "flatten"},
-        {"type": "dense", "out_features": 11},
-    ],
-    "K": 8,
-    "theta0": 1.0,
-}
+DVS = conv_config(32, (8, 16), 11)  # the network of deploy_examples/dvs_gesture.py
 
 # Lava's Loihi 2 compiler, "Per core distribution" of PilotNet SDNN (benchmark.ipynb output),
 # in network order: conv 24, 36, 48, 64, 64, dense 100, 50, 10, 1; total 61.

@@ -30,7 +30,7 @@ import sg_lava  # noqa: F401
 from sg_lava.fixed import FixedNetwork
 from sg_lava.network import GammaNetwork
 from sg_lava.quantize import quantize_network
-from sg_lava.recipes import dense_config
+from sg_lava.recipes import conv_config, dense_config
 from sg_lava.timing import pad_steps
 
 NEURON = {"K": 8, "F": 0.5, "theta0": 0.1, "timing": "lava"}  # hidden spike density ~0.05 (SHD)
@@ -41,18 +41,7 @@ SHAPES = {
         0.1,
     ),
     "DVS Gesture: conv 2x32x32 c8-p2-c16-p2-d11, K=8, 20 steps": (
-        {
-            "input_shape": [2, 32, 32],
-            "layers": [
-                {"type": "conv", "out_channels": 8, "kernel_size": 3, "padding": 1},
-                {"type": "pool", "kernel_size": 2},
-                {"type": "conv", "out_channels": 16, "kernel_size": 3, "padding": 1},
-                {"type": "pool", "kernel_size": 2},
-                {"type": "flatten"},
-                {"type": "dense", "out_features": 11},
-            ],
-            **NEURON,
-        },
+        conv_config(32, (8, 16), 11, **NEURON),
         20,
         0.05,
     ),

@@ -20,29 +20,7 @@ import sys
 
 from sg_lava.cli import guarded
 from sg_lava.examples import dataset_parser, deploy_dataset
-
-
-def conv_config(
-    size: int, channels: tuple[int, int], n_classes: int, K: int, per_synapse: bool
-) -> dict:
-    """conv3x3 - sum-pool 2 - conv3x3 - sum-pool 2 - flatten - dense."""
-    c1, c2 = channels
-    return {
-        "input_shape": [2, size, size],
-        "layers": [
-            {"type": "conv", "out_channels": c1, "kernel_size": 3, "padding": 1},
-            {"type": "pool", "kernel_size": 2},
-            {"type": "conv", "out_channels": c2, "kernel_size": 3, "padding": 1},
-            {"type": "pool", "kernel_size": 2},
-            {"type": "flatten"},
-            {"type": "dense", "out_features": n_classes},
-        ],
-        "K": K,
-        "F": 0.5,
-        "theta0": 1.0,
-        "per_synapse": per_synapse,
-        "timing": "lava",
-    }
+from sg_lava.recipes import conv_config
 
 
 def main(argv=None) -> int:
@@ -67,7 +45,9 @@ def main(argv=None) -> int:
         }
         train = tonic_split("DVSGesture", args.data, "train", **opts).subset(args.max_train)
         test = tonic_split("DVSGesture", args.data, "test", **opts).subset(args.max_test)
-        config = conv_config(args.size, tuple(args.channels), 11, args.K, args.per_synapse)
+        config = conv_config(
+            args.size, tuple(args.channels), 11, K=args.K, per_synapse=args.per_synapse
+        )
         title = f"DVS Gesture on Lava ({args.size}x{args.size}, {args.bins} steps)"
         return deploy_dataset("dvs_gesture", title, args, config, train, test, stored_test=2)
 

@@ -66,3 +66,24 @@ def dense_config(n_in: int, hidden: list[int], n_out: int, **neuron: Any) -> dic
     layers = [{"type": "dense", "out_features": int(h)} for h in hidden]
     layers.append({"type": "dense", "out_features": int(n_out)})
     return {"input_shape": [int(n_in)], "layers": layers, **neuron}
+
+
+def conv_config(
+    size: int, channels: tuple[int, int], n_classes: int, **neuron: Any
+) -> dict[str, Any]:
+    """The DVS Gesture network: 2 x size x size input, conv3x3 - sum-pool 2 - conv3x3 -
+    sum-pool 2 - flatten - dense; ``neuron`` overrides K = 8, F = 0.5, theta0 = 1.0,
+    Lava timing."""
+    c1, c2 = channels
+    return {
+        "input_shape": [2, size, size],
+        "layers": [
+            {"type": "conv", "out_channels": c1, "kernel_size": 3, "padding": 1},
+            {"type": "pool", "kernel_size": 2},
+            {"type": "conv", "out_channels": c2, "kernel_size": 3, "padding": 1},
+            {"type": "pool", "kernel_size": 2},
+            {"type": "flatten"},
+            {"type": "dense", "out_features": n_classes},
+        ],
+        **{"K": 8, "F": 0.5, "theta0": 1.0, "timing": "lava", **neuron},
+    }

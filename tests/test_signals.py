@@ -59,23 +59,26 @@ def long_run(tmp_path_factory):
     return d
 
 
-def started(d: Path):
-    """``sg-lava run`` in its own session, returned once Lava's processes are running."""
-    p = start("sg-lava", "run", str(d / "net.h5"), "--input", str(d / "x.npy"),
-              "--out", str(d / "out.npz"))  # fmt: skip
+def running(*args: str, processes: int = 8):
+    """``sg-lava ARGS`` in its own session, returned once ``processes`` of its group run
+    (one Lava runtime is about eight)."""
+    p = start("sg-lava", *args)
     t0 = time.time()
-    while len(group(p.pid)) < 8 and time.time() - t0 < 120:
+    while len(group(p.pid)) < processes and time.time() - t0 < 120:
         time.sleep(0.1)
-    assert len(group(p.pid)) >= 8, p.communicate()[1][-2000:]
+    assert len(group(p.pid)) >= processes, p.communicate()[1][-2000:]
     time.sleep(0.5)
     return p
 
 
-@pytest.mark.parametrize("sig,code,word", [(signal.SIGINT, 130, "interrupted"),
-                                           (signal.SIGTERM, 143, "terminated")])  # fmt: skip
-def test_a_signal_to_the_group_stops_run_cleanly(long_run, sig, code, word):
-    before = set(os.listdir("/dev/shm"))
-    p = started(long_run)
+def started(d: Path):
+    """``sg-lava run`` in its own session, returned once Lava's processes are running."""
+    return running("run", str(d / "net.h5"), "--input", str(d / "x.npy"),
+                   "--out", str(d / "out.npz"))  # fmt: skip
+
+
+def signal_group(p, sig: int, code: int, word: str) -> None:
+    """Send ``sig`` to the whole group: the command ends within 5 s, exit ``code``, one line."""
     t0 = time.time()
     os.killpg(p.pid, sig)
     _, err = p.communicate(timeout=30)
@@ -83,6 +86,14 @@ def test_a_signal_to_the_group_stops_run_cleanly(long_run, sig, code, word):
     assert p.returncode == code
     assert word in one_line_error(type("R", (), {"err": err})())
     time.sleep(0.5)
+
+
+@pytest.mark.parametrize("sig,code,word", [(signal.SIGINT, 130, "interrupted"),
+                                           (signal.SIGTERM, 143, "terminated")])  # fmt: skip
+def test_a_signal_to_the_group_stops_run_cleanly(long_run, sig, code, word):
+    before = set(os.listdir("/dev/shm"))
+    p = started(long_run)
+    signal_group(p, sig, code, word)
     assert group(p.pid) == [] or all(
         b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in group(p.pid)
     )
@@ -135,19 +146,16 @@ def test_a_signal_to_the_group_stops_verify_with_two_workers(verify_files, sig, 
     """Two shard processes, each with its own Lava runtime: all stop, one line, nothing left."""
     d = verify_files
     before = set(os.listdir("/dev/shm"))
-    p = start("sg-lava", "verify", str(d / "model.pt"), str(d / "net.h5"),
-              "--input", str(d / "x.npy"), "--workers", "2")  # fmt: skip
-    t0 = time.time()
-    while len(group(p.pid)) < 16 and time.time() - t0 < 120:  # both runtimes up
-        time.sleep(0.1)
-    assert len(group(p.pid)) >= 16, p.communicate()[1][-2000:]
-    time.sleep(0.5)
-    t0 = time.time()
-    os.killpg(p.pid, sig)
-    _, err = p.communicate(timeout=30)
-    assert time.time() - t0 < 5
-    assert p.returncode == code
-    assert word in one_line_error(type("R", (), {"err": err})())
-    time.sleep(0.5)
+    p = running(
+        "verify",
+        str(d / "model.pt"),
+        str(d / "net.h5"),
+        "--input",
+        str(d / "x.npy"),
+        "--workers",
+        "2",
+        processes=16,
+    )  # fmt: skip  (both runtimes up)
+    signal_group(p, sig, code, word)
     assert group(p.pid) == []
     assert not orphan_segments(before)
