@@ -83,7 +83,7 @@ def measure(name: str, config: dict, steps: int, rate: float, args) -> dict:
         "ref_sps": args.batch / min(ref),
         "float_sps": args.batch / min(flt),
         "density": [float((s != 0).double().mean()) for s in spikes],
-        "float_paths": fixed.sum_paths(int(np.abs(xi).max())),
+        "float_paths": fixed.float_layers(int(np.abs(xi).max())),
     }
     if args.lava_samples:
         from sg_lava.processes.runner import run_samples
@@ -92,7 +92,6 @@ def measure(name: str, config: dict, steps: int, rate: float, args) -> dict:
         t0 = time.perf_counter()
         lava = run_samples(qnet, xi[:n])
         row["lava_sps"] = n / (time.perf_counter() - t0)
-        _, _, _ = fixed.run(xi[:n], timing="lava")
         ref_lava, ref_spikes, _ = fixed.run(xi[:n], timing="lava")
         same = np.array_equal(lava[-1], ref_lava.numpy()) and all(
             np.array_equal(a, b.numpy()) for a, b in zip(lava[:-1], ref_spikes)

@@ -6,11 +6,13 @@ kernel, ``processes/gamma_neuron/kernel.py``); agreement between the two, spike 
 is what ``sg-lava verify`` checks.
 
 Every value is an exact integer; every rounding, shift and saturation is the one the
-document names. States live in int64. Synaptic sums — most of the work — go through
-float64 BLAS where that is exact: a float64 holds every integer below 2**53, so a matrix
-product of integers is exact, in any summation order, when no partial sum can reach 2**53.
-:class:`FixedNetwork` proves that bound per layer (the largest row sum of ``|w|`` times the
-largest input magnitude) and keeps int64 arithmetic for a layer where it could fail.
+document names. A float64 holds every integer below 2**53 exactly, and a sum or product of
+such integers is exact, in any order, while no partial result reaches 2**53. So each layer
+runs in float64 — BLAS for the synaptic sums, plain vectorised arithmetic for the buckets,
+no integer division — when :meth:`FixedNetwork.layer_bound` proves that every intermediate
+of its step stays below 2**53 (the synaptic sums: the largest row sum of ``|w|`` times the
+largest input; the products: states times decays, bucket weights and ``m_f``), and in int64
+where it could not. The values are the same integers either way; outputs are int64.
 Saturations are counted per layer and per quantity, on the tensors, and read once per run.
 """
 
@@ -28,6 +30,11 @@ from sg_lava.errors import UserError
 from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
 
 EXACT = 1 << 53  # float64 represents every integer of magnitude up to this exactly
+# On the CPU a batch runs in chunks of samples whose largest layer holds about this many
+# bucket states: each element-wise pass then works in cache and still amortises torch's
+# per-call overhead (bench/reference_speed.py: at the DVS Gesture shape, chunks of 4
+# samples ran 2-3x faster than the whole batch of 64; at the SHD shape it keeps all 64).
+CHUNK_STATES = 1 << 18
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -41,17 +48,28 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 
 
 def decay(x: Tensor, d: Tensor | int, bits: int) -> Tensor:
-    """``sign(x*d) * (|x*d| >> bits)``: multiply by a fraction, round toward zero."""
+    """``sign(x*d) * (|x*d| >> bits)``: multiply by a fraction, round toward zero.
+
+    On float64 integers (``x*d`` below 2**53) the same value: scaling by a power of two and
+    truncating are exact.
+    """
+    if x.is_floating_point():
+        y = x * (d * 2.0**-bits)  # d * 2**-bits: a few values, exact
+        return y.abs().floor_().copysign_(y)  # trunc; torch's own trunc is ~4x slower on CPU
     return torch.div(x * d, 1 << bits, rounding_mode="trunc")
 
 
 def shift(x: Tensor, e: int) -> Tensor:
     """``x * 2**e``: left shift for e >= 0, arithmetic (floor) right shift otherwise."""
+    if x.is_floating_point():
+        y = x * 2.0**e
+        return y if e >= 0 else y.floor_()
     return x << e if e >= 0 else x >> -e
 
 
 def wrap(x: Tensor, bits: int) -> Tensor:
-    """Two's complement wrap to ``bits`` (Lava's Conv ``signed_clamp``)."""
+    """Two's complement wrap to ``bits`` (Lava's Conv ``signed_clamp``); exact on float64
+    integers too (the divisor is a power of two)."""
     half = 1 << (bits - 1)
     return torch.remainder(x + half, 1 << bits) - half
 
@@ -83,6 +101,12 @@ class Saturation:
             counts.append(changed().sum())
 
     def sat(self, x: Tensor, bits: int, layer: int, what: str) -> Tensor:
+        """``x`` saturated to ``bits`` signed bits. A run that does not count does not clamp
+        either: while every value stays in range clamping changes nothing, and once one
+        leaves it the run is discarded and redone counting (:meth:`FixedNetwork.run`)."""
+        if not self.counting:
+            self._note((layer, what), x, bits, None)
+            return x
         lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
         y = x.clamp(lo, hi)
         self._note((layer, what), x, bits, lambda: y != x)
@@ -97,6 +121,10 @@ class Saturation:
         self._note((layer, what), x, bits, lambda: (x < -half) | (x >= half))
 
     def wrap(self, x: Tensor, bits: int, layer: int, what: str) -> Tensor:
+        """``x`` wrapped to ``bits`` (not while not counting, as in :meth:`sat`)."""
+        if not self.counting:
+            self._note((layer, what), x, bits, None)
+            return x
         y = wrap(x, bits)
         self._note((layer, what), x, bits, lambda: y != x)
         return y
@@ -147,6 +175,9 @@ def im2col(s: Tensor, layer: QuantLayer) -> Tensor:
 class Synapse:
     """One layer's weights, prepared once: int64 and float64 copies on the run's device.
 
+    Called with float64 payloads it sums in float64 (BLAS) and returns float64 integers;
+    with int64 payloads, in int64.
+
     Per-synapse layers stack their K weight copies as extra outputs (dense rows, conv
     output channels), so one product gives every ``a^k``. ``row_l1`` is the largest sum of
     ``|w|`` over one output's inputs: no partial sum of that output exceeds it times the
@@ -169,20 +200,20 @@ class Synapse:
         row_l1 = int(np.abs(rows).sum(1).max()) if rows.size else 0
         return cls(layer, w_int, w_int.double(), row_l1)
 
-    def exact_in_float(self, s_max: int) -> bool:
-        """Whether float64 sums are exact for inputs of magnitude at most ``s_max``."""
-        return self.row_l1 * s_max < EXACT
+    def bound(self, s_max: int) -> int:
+        """The largest magnitude a sum (or partial sum) reaches on inputs up to ``s_max``."""
+        return self.row_l1 * s_max
 
-    def __call__(self, s: Tensor, in_float: bool) -> Tensor:
-        """Integer sums ``a`` (batch, *shape), or (batch, K, *shape) per synapse (int64)."""
+    def __call__(self, s: Tensor) -> Tensor:
+        """Integer sums ``a`` (batch, *shape), or (batch, K, *shape) per synapse, in the
+        payloads' dtype (float64: exact only below the :meth:`bound` check's 2**53)."""
         L = self.layer
         B = s.shape[0]
+        w = self.w_float if s.is_floating_point() else self.w_int
         if L.kind == "dense":
-            x = s.reshape(B, -1)
-            a = (x.double() @ self.w_float).long() if in_float else x @ self.w_int
+            a = s.reshape(B, -1) @ w
         else:
-            cols = im2col(s, L)
-            a = (self.w_float @ cols.double()).long() if in_float else self.w_int @ cols
+            a = w @ im2col(s, L)
         if L.per_synapse:
             return a.reshape(B, L.K, *L.shape)
         return a.reshape(B, *L.shape)
@@ -190,7 +221,7 @@ class Synapse:
 
 def synapse(layer: QuantLayer, s: Tensor) -> Tensor:
     """Integer synaptic sums of ``layer`` on int64 payloads ``s`` (the plain int64 path)."""
-    return Synapse.prepare(layer, s.device)(s, in_float=False)
+    return Synapse.prepare(layer, s.device)(s.long())
 
 
 @dataclass
@@ -211,9 +242,9 @@ class FixedNetwork:
     """Run a :class:`QuantizedNetwork` on integer inputs, batched, exactly.
 
     ``device``: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda``. ``float_sums``:
-    None (default) sums in float64 in every layer whose bound proves it exact and in int64
-    elsewhere; False forces int64 everywhere (the plain path the tests compare against);
-    True forces float64 everywhere, proof or not (only for those tests).
+    None (default) runs in float64 every layer whose :meth:`layer_bound` proves it exact and
+    in int64 the others; False forces int64 everywhere (the plain path the tests compare
+    against); True forces float64 everywhere, proof or not (only for those tests).
     """
 
     def __init__(
@@ -229,7 +260,7 @@ class FixedNetwork:
         dev = self.device
         self.synapses = [Synapse.prepare(layer, dev) for layer in qnet.layers]
         db = self.spec.decay_bits
-        self.params = []
+        self.params: list[dict[torch.dtype, dict]] = []
         for layer in qnet.layers:
             n = layer.neuron
             v = None
@@ -239,12 +270,26 @@ class FixedNetwork:
             d = torch.as_tensor(n.decay, dtype=torch.int64, device=dev)
             d = d.view(1, -1, *([1] * len(layer.shape)))
             bias = torch.as_tensor(n.bias, dtype=torch.int64, device=dev)
-            self.params.append(
-                {"decay": d, "leak": (1 << db) - d[:, 1:], "bias": _channel(layer, bias), "v": v}
-            )
+            p = {"decay": d, "leak": (1 << db) - d[:, 1:], "bias": _channel(layer, bias), "v": v}
+            as_float = {k: None if t is None else t.double() for k, t in p.items()}
+            self.params.append({torch.int64: p, torch.float64: as_float})
 
-    def sum_paths(self, input_max: int) -> list[bool]:
-        """Per layer: whether its synaptic sums go through float64 (True) or int64.
+    def layer_bound(self, i: int, s_max: int) -> int:
+        """The largest magnitude any intermediate of layer ``i``'s step can reach on input
+        payloads up to ``s_max``: its synaptic sums (shifted to state units, or wrapped) and
+        the products of saturated states with decays, bucket weights and ``m_f``; the few
+        sums of saturated states on top stay below ``4 * 2**(state_bits-1)``."""
+        layer, spec = self.qnet.layers[i], self.spec
+        n = layer.neuron
+        top = 1 << (spec.state_bits - 1)  # a saturated state's magnitude
+        a = self.synapses[i].bound(s_max)
+        products = [a << max(n.drive_exp, 0), a + top, top << spec.decay_bits, top * abs(n.mf)]
+        if n.bucket_weight is not None:
+            products.append(layer.K * top * int(np.abs(n.bucket_weight).max(initial=0)))
+        return max(products) + 4 * top
+
+    def float_layers(self, input_max: int) -> list[bool]:
+        """Per layer: whether it runs in float64 (True: proven exact) or in int64.
 
         Layer 0 sees the input (largest magnitude ``input_max``); every other layer sees
         spike payloads, which are saturated states: at most ``2**(state_bits-1)``.
@@ -253,39 +298,38 @@ class FixedNetwork:
             return [self.float_sums] * len(self.synapses)
         spikes = 1 << (self.spec.state_bits - 1)
         return [
-            syn.exact_in_float(input_max if i == 0 else spikes)
-            for i, syn in enumerate(self.synapses)
+            self.layer_bound(i, input_max if i == 0 else spikes) < EXACT
+            for i in range(len(self.synapses))
         ]
 
-    def initial_state(self, batch: int) -> list[FixedState]:
+    def initial_state(self, batch: int, dtypes: list[torch.dtype]) -> list[FixedState]:
         states = []
-        for layer in self.qnet.layers:
-            z = torch.zeros(batch, *layer.shape, dtype=torch.int64, device=self.device)
+        for layer, dtype in zip(self.qnet.layers, dtypes):
+            kw = {"dtype": dtype, "device": self.device}
+            z = torch.zeros(batch, *layer.shape, **kw)
             states.append(
                 FixedState(
-                    buckets=torch.zeros(
-                        batch, layer.K, *layer.shape, dtype=torch.int64, device=self.device
-                    ),
+                    buckets=torch.zeros(batch, layer.K, *layer.shape, **kw),
                     estimate=z,
                     y_prev=z.clone(),
-                    pending=torch.zeros(
-                        batch, *layer.in_shape, dtype=torch.int64, device=self.device
-                    ),
+                    pending=torch.zeros(batch, *layer.in_shape, **kw),
                 )
             )
         return states
 
     def layer_step(
-        self, i: int, s: Tensor, st: FixedState, sat: Saturation, in_float: bool = False
+        self, i: int, s: Tensor, st: FixedState, sat: Saturation
     ) -> tuple[Tensor, FixedState]:
         """One step of layer ``i`` on integer input payloads ``s``; returns (out, state).
 
-        ``out`` is the spike payload (hidden layers) or the readout ``x`` (output layer).
+        ``out`` is the spike payload (hidden layers) or the readout ``x`` (output layer),
+        in the dtype of ``s`` and of the state (int64, or float64 integers).
         """
-        layer, p, spec = self.qnet.layers[i], self.params[i], self.spec
+        layer, spec = self.qnet.layers[i], self.spec
+        p = self.params[i][s.dtype]
         n = layer.neuron
         nb, db = spec.state_bits, spec.decay_bits
-        a = self.synapses[i](s, in_float)
+        a = self.synapses[i](s)
         if layer.kind == "conv":  # Lava's Conv wraps its accumulator to 24 bits
             a = sat.wrap(a, nb, i, "synapse")
         else:  # Lava's Dense keeps the sum exact in int32: beyond that is an overflow
@@ -306,7 +350,7 @@ class FixedNetwork:
         if layer.is_output:
             return x, FixedState(B, st.estimate, st.y_prev, st.pending)
         y = x.clamp(min=0)
-        theta = sat.sat(n.theta0 + ((n.mf * st.y_prev) >> spec.mf_bits), nb, i, "threshold")
+        theta = sat.sat(n.theta0 + shift(n.mf * st.y_prev, -spec.mf_bits), nb, i, "threshold")
         pred = decay(st.estimate, n.decay_out, db)
         fire = 2 * (y - pred) > theta
         out = torch.where(fire, theta, 0)
@@ -324,27 +368,44 @@ class FixedNetwork:
         """
         timing = timing or self.qnet.timing
         x_int = torch.as_tensor(np.asarray(x_int), dtype=torch.int64).to(self.device)
-        paths = self.sum_paths(int(x_int.abs().max()) if x_int.numel() else 0)
+        floats = self.float_layers(int(x_int.abs().max()) if x_int.numel() else 0)
+        dtypes = [torch.float64 if f else torch.int64 for f in floats]
         # Calibrated networks rarely saturate: run with extremes only, and count per value
         # in a second run only if some value left its range.
-        out, spikes, sat = self._run(x_int, timing, paths, Saturation(counting=False))
+        out, spikes, sat = self._run(x_int, timing, dtypes, Saturation(counting=False))
         if sat.exceeded:
-            out, spikes, sat = self._run(x_int, timing, paths, Saturation())
+            out, spikes, sat = self._run(x_int, timing, dtypes, Saturation())
         return out, spikes, sat
 
+    def chunk_size(self, batch: int) -> int:
+        """Samples run together: the whole batch on CUDA; on the CPU, about
+        :data:`CHUNK_STATES` bucket states in the largest layer."""
+        if self.device.type != "cpu":
+            return max(batch, 1)
+        per_sample = max(layer.K * int(np.prod(layer.shape)) for layer in self.qnet.layers)
+        return max(1, min(batch, CHUNK_STATES // per_sample))
+
     def _run(
-        self, x_int: Tensor, timing: str, paths: list[bool], sat: Saturation
+        self, x_int: Tensor, timing: str, dtypes: list[torch.dtype], sat: Saturation
     ) -> tuple[Tensor, list[Tensor], Saturation]:
-        states = self.initial_state(x_int.shape[0])
+        chunk = self.chunk_size(x_int.shape[0])
+        parts = [self._run_chunk(x, timing, dtypes, sat) for x in x_int.split(chunk)]
+        stacked = [torch.cat(p) for p in zip(*parts)]
+        return stacked[-1], stacked[:-1], sat.settle()
+
+    def _run_chunk(
+        self, x_int: Tensor, timing: str, dtypes: list[torch.dtype], sat: Saturation
+    ) -> list[Tensor]:
+        """Every layer's outputs (batch, T, *shape), int64 on the CPU, for one chunk."""
+        states = self.initial_state(x_int.shape[0], dtypes)
         n = len(self.qnet.layers)
         outs: list[list[Tensor]] = [[] for _ in range(n)]
         for t in range(x_int.shape[1]):
             s = x_int[:, t]
             for i in range(n):
-                st = states[i]
+                s, st = s.to(dtypes[i]), states[i]
                 if timing == "lava":
                     s, st = st.pending, FixedState(st.buckets, st.estimate, st.y_prev, s)
-                s, states[i] = self.layer_step(i, s, st, sat, paths[i])
+                s, states[i] = self.layer_step(i, s, st, sat)
                 outs[i].append(s)
-        stacked = [torch.stack(o, 1).cpu() for o in outs]
-        return stacked[-1], stacked[:-1], sat.settle()
+        return [torch.stack(o, 1).cpu().long() for o in outs]
