@@ -24,11 +24,15 @@ from sg_lava.interrupts import stop_on_signals
 from sg_lava.processes.builder import LavaNetwork
 
 JOIN_S = 10.0  # seconds a stopped worker gets to close its Lava runtime before it is killed
+# Cores one Lava runtime keeps busy: it is one process per Lava Process plus the runtime
+# service, working in parallel within each step (bench/verify_workers.py measured 1.8 of
+# 2 cores at the SHD shape, where a second runtime made verification 0.6-0.8x as fast).
+CORES_PER_RUNTIME = 2
 
 
 def default_workers() -> int:
-    """One Lava runtime per core."""
-    return max(1, os.cpu_count() or 1)
+    """One Lava runtime per :data:`CORES_PER_RUNTIME` cores, at least one."""
+    return max(1, (os.cpu_count() or 1) // CORES_PER_RUNTIME)
 
 
 def encode_inputs(qnet: QuantizedNetwork, x: np.ndarray, backend: str) -> np.ndarray:

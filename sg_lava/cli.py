@@ -382,7 +382,8 @@ def _add_lava_commands(sub) -> None:
         "--workers",
         type=int,
         default=None,
-        help="Lava runtimes in separate processes, each on a shard of the samples (default: cores)",
+        help="Lava runtimes in separate processes, each on a shard of the samples "
+        "(default: one per 2 cores, since one runtime keeps about 2 cores busy)",
     )
     ver.set_defaults(func=_cmd_verify)
 

@@ -72,7 +72,9 @@ def dataset_parser(doc: str, default_out: str, batch_size: int) -> argparse.Argu
         help="test samples verified on Lava (default: --lava-samples); the whole test split "
         "is evaluated through the integer reference",
     )
-    ap.add_argument("--lava-workers", type=int, default=None, help="Lava runtimes (default: cores)")
+    ap.add_argument(
+        "--lava-workers", type=int, default=None, help="Lava runtimes (default: one per 2 cores)"
+    )
     return ap
 
 

@@ -109,3 +109,11 @@ def test_sigterm_stops_every_runtime_and_leaves_no_process(tmp_path):
     time.sleep(2)
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)  # no process of that group is left
+
+
+def test_default_workers_is_one_runtime_per_two_cores(monkeypatch):
+    import sg_lava.processes.runner as runner
+
+    for cores, want in [(None, 1), (1, 1), (2, 1), (3, 1), (16, 8)]:
+        monkeypatch.setattr(runner.os, "cpu_count", lambda c=cores: c)
+        assert runner.default_workers() == want
