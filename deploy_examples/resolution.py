@@ -101,6 +101,8 @@ def main(argv=None) -> int:
     def run() -> int:
         import torch
 
+        from sg_lava.files import atomic_write
+
         torch.set_num_threads(args.threads)
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
@@ -120,7 +122,7 @@ def main(argv=None) -> int:
         text += "\n".join(table(rows)) + "\n"
         print(text)
         if args.table:
-            Path(args.table).write_text(text)
+            atomic_write(args.table, lambda f: f.write(text.encode()))
         return 0
 
     return guarded("resolution", run)
