@@ -9,9 +9,11 @@ accuracy of the float model and of the fixed-point network sg-export would write
 (the same :class:`~sg_lava.pipeline.Pipeline` quantisation, run by the integer reference).
 
 Rows are appended to ``OUT/rows.jsonl`` as they finish (several runs may share it, e.g.
-one per task or mode in parallel); the table is written from all rows to ``--table``:
+one per task or mode in parallel); the table is written from all rows to ``--table``,
+between the file's ``<!-- resolution table -->`` and ``<!-- end resolution table -->``
+lines when it has them (the README does), else as the whole file:
 
-    python deploy_examples/resolution.py --out runs/resolution --table docs/resolution.md \
+    python deploy_examples/resolution.py --out runs/resolution --table README.md \
         [--tasks delay-precise echo] [--resolutions 1 2 4 8 16] [--modes online bptt]
 """
 
@@ -26,6 +28,7 @@ from sg_lava.cli import guarded
 from sg_lava.examples import example_parser
 
 MODES = ("online", "bptt")
+BEGIN, END = "<!-- resolution table -->", "<!-- end resolution table -->"
 
 
 def train_row(task: str, r: int, mode: str, args) -> dict:
@@ -83,6 +86,15 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def place(text: str, path: Path) -> str:
+    """The table file's new content: ``text`` between its markers, or ``text`` alone."""
+    old = path.read_text() if path.is_file() else ""
+    if BEGIN in old and END in old.split(BEGIN, 1)[1]:
+        head, rest = old.split(BEGIN, 1)
+        return f"{head}{BEGIN}\n{text}{END}{rest.split(END, 1)[1]}"
+    return text
+
+
 def main(argv=None) -> int:
     ap = example_parser(__doc__, "runs/resolution")
     ap.add_argument("--tasks", nargs="+", default=["delay-precise", "echo"])
@@ -122,7 +134,8 @@ def main(argv=None) -> int:
         text += "\n".join(table(rows)) + "\n"
         print(text)
         if args.table:
-            atomic_write(args.table, lambda f: f.write(text.encode()))
+            new = place(text, Path(args.table))
+            atomic_write(args.table, lambda f: f.write(new.encode()))
         return 0
 
     return guarded("resolution", run)

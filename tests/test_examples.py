@@ -147,3 +147,19 @@ def test_every_example_has_help():
             [sys.executable, str(script), "--help"], capture_output=True, text=True
         )
         assert res.returncode == 0 and "usage:" in res.stdout, script.name
+
+
+def test_resolution_table_replaces_only_the_marked_part_of_a_file(tmp_path):
+    import importlib.util
+
+    path = ROOT / "deploy_examples" / "resolution.py"
+    spec = importlib.util.spec_from_file_location("resolution_example", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\nbefore\n{mod.BEGIN}\nold table\n{mod.END}\nafter\n")
+    assert mod.place("new\n", readme) == f"# Title\nbefore\n{mod.BEGIN}\nnew\n{mod.END}\nafter\n"
+    plain = tmp_path / "table.md"
+    plain.write_text("anything\n")
+    assert mod.place("new\n", plain) == "new\n"
+    assert mod.place("new\n", tmp_path / "missing.md") == "new\n"
