@@ -137,7 +137,7 @@ def train_task(
     train_data = make_task(task, n_train, seed=split_seed(seed, "train"), **params)
     test_data = make_task(task, n_test, seed=split_seed(seed, "test"), **params)
     valid = make_task(task, n_test, seed=split_seed(seed, "valid"), **params)
-    neuron = {**r["network"], "per_synapse": per_synapse}
+    neuron = {**r["network"], "per_synapse": per_synapse or r["network"].get("per_synapse", False)}
     if timing:
         neuron["timing"] = timing
     if resolution != 1:  # same physical time constants at a finer step: alpha -> alpha**(1/r)

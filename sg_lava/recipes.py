@@ -29,8 +29,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "delay-precise": {
         "task": {"steps": 60, "delay": 12, "near": [1, 2], "window": 10},
-        "hidden": [64],
-        "network": {"K": 8, "F": 0.5, "theta0": 1.0, "timing": "lava"},
+        # One-step differences need a kernel per synapse, more and finer buckets and a finer
+        # spike code: with K 8, shared kernels and theta0 1 the near misses +-1 were taken for
+        # the target (1x: 0.77 online); this recipe reached 1.000 (README, "Resolution").
+        "hidden": [128],
+        "network": {"K": 16, "F": 0.5, "theta0": 0.03, "per_synapse": True, "timing": "lava"},
         "train": {"epochs": 20, "batch_size": 64, "lr": 0.01},
         "n_train": 2000,
         "n_test": 600,
@@ -45,8 +48,10 @@ RECIPES: dict[str, dict[str, Any]] = {
             "jitter": 1,
             "noise": 0.01,
         },
-        "hidden": [32],
-        "network": {"K": 8, "F": 0.5, "theta0": 1.0, "timing": "lava"},
+        # The delay-precise settings: 1x online 0.93 (K 8, shared kernels, theta0 1 and 32
+        # hidden neurons: 0.71 with traces, 10 epochs, 1000 samples)
+        "hidden": [128],
+        "network": {"K": 16, "F": 0.5, "theta0": 0.03, "per_synapse": True, "timing": "lava"},
         "train": {"epochs": 20, "batch_size": 64, "lr": 0.01},
         "n_train": 2000,
         "n_test": 600,
