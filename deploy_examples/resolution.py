@@ -6,7 +6,11 @@ window, all scaled by r; noise rate / r) and decays alpha**(1/r), so the buckets
 the same physical time constants. For every task, resolution and training mode (online
 with the default credit, BPTT) the script trains the recipe and reports the held-out
 accuracy of the float model and of the fixed-point network sg-export would write
-(the same :class:`~sg_lava.pipeline.Pipeline` quantisation, run by the integer reference).
+(the same :class:`~sg_lava.pipeline.Pipeline` quantisation, run by the integer reference),
+for the epoch with the best validation accuracy (``MODEL.best.pt``, the model one deploys;
+the validation split has a seed of its own) — the last epoch's figures are kept in the rows
+as ``last_float`` and ``last_fixed``. ``--rescore`` measures the rows again from the model
+files in OUT.
 
 Rows are appended to ``OUT/rows.jsonl`` as they finish (several runs may share it, e.g.
 one per task or mode in parallel); the table is written from all rows to ``--table``,
@@ -48,17 +52,35 @@ def train_row(task: str, r: int, mode: str, args) -> dict:
         credit=args.credit,
     )
     label = f"online ({args.credit})" if mode == "online" and args.credit else mode
-    return {
+    row = {
         "task": task,
         "resolution": r,
         "mode": label,
+        "file": f"model_{task}_{mode}_x{r}.pt",
         "steps": int(res.test.x.shape[1]),
-        "float": res.float_accuracy,
-        "fixed": res.fixed_accuracy,
         "seconds": res.seconds,
         "epochs": res.history[-1]["epoch"] if res.history else None,
         "n_train": res.pipeline.payload["task"]["n_train"],
     }
+    return {**row, **scores(Path(args.out) / row["file"])}
+
+
+def scores(model: Path) -> dict:
+    """Test accuracy, float and exported fixed point, of the best-validation model beside
+    ``model`` and of ``model`` itself (the last epoch); the test split comes from the file."""
+    from sg_lava.checkpoints import RunFiles
+    from sg_lava.pipeline import Pipeline
+    from sg_lava.tasks import make_task, split_seed
+    from sg_lava.training import float_accuracy
+
+    out = {}
+    for prefix, path in (("", RunFiles.beside(model).best), ("last_", model)):
+        pipe = Pipeline(path)
+        t = pipe.payload["task"]
+        test = make_task(t["name"], t["n_test"], seed=split_seed(t["seed"], "test"), **t["params"])
+        out[f"{prefix}float"] = float_accuracy(pipe.net, test)
+        out[f"{prefix}fixed"] = pipe.fixed_accuracy(test)
+    return out
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -105,6 +127,9 @@ def main(argv=None) -> int:
     ap.add_argument("--table", default=None, help="markdown file for the table")
     ap.add_argument("--table-only", action="store_true", help="only rebuild the table")
     ap.add_argument(
+        "--rescore", action="store_true", help="measure the rows again from OUT's model files"
+    )
+    ap.add_argument(
         "--credit", choices=("step", "alpha", "traces"), default=None, help="online credit"
     )
     ap.add_argument("--threads", type=int, default=1, help="torch threads (small nets: 1)")
@@ -119,7 +144,7 @@ def main(argv=None) -> int:
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
         rows_file = folder / "rows.jsonl"
-        if not args.table_only:
+        if not (args.table_only or args.rescore):
             for task in args.tasks:
                 for mode in args.modes:
                     for r in args.resolutions:
@@ -128,6 +153,13 @@ def main(argv=None) -> int:
                             f.write(json.dumps(row) + "\n")
                         print(json.dumps(row), flush=True)
         rows = [json.loads(line) for line in rows_file.read_text().splitlines() if line]
+        if args.rescore:
+            for row in rows:
+                mode = row["mode"].split(" ")[0]
+                name = row.get("file", f"model_{row['task']}_{mode}_x{row['resolution']}.pt")
+                row.update(file=name, **scores(folder / name))
+            text = "".join(json.dumps(row) + "\n" for row in rows)
+            atomic_write(rows_file, lambda f: f.write(text.encode()))
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         cmd = " ".join(["python deploy_examples/resolution.py", *(argv or sys.argv[1:])])
         text = f"Table written {stamp} by `{cmd}` from {rows_file}.\n\n"

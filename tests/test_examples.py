@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +132,17 @@ def test_resolution_example_writes_the_table(tmp_path):
     steps = [int(r.split("|")[3]) for r in rows]
     assert steps[1] == 2 * steps[0]  # the same task at twice the resolution
     assert "python deploy_examples/resolution.py" in table  # the command beside the table
+    rows = [json.loads(line) for line in (tmp_path / "run" / "rows.jsonl").read_text().splitlines()]
+    assert {"float", "fixed", "last_float", "last_fixed"} <= set(rows[0])
+    for row in rows:  # the file names the best-validation model beside the row's model
+        row["float"] = -1.0
+    (tmp_path / "run" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = example("resolution", "--out", "run", "--rescore", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    again = [
+        json.loads(line) for line in (tmp_path / "run" / "rows.jsonl").read_text().splitlines()
+    ]
+    assert all(0.0 <= r["float"] <= 1.0 for r in again) and len(again) == 2
 
 
 @pytest.mark.parametrize("name", ["shd", "dvs_gesture"])
