@@ -35,13 +35,18 @@ MODES = ("online", "bptt")
 BEGIN, END = "<!-- resolution table -->", "<!-- end resolution table -->"
 
 
+def model_file(task: str, mode: str, r: int) -> str:
+    """The model file of one (task, training mode, resolution) in OUT."""
+    return f"model_{task}_{mode}_x{r}.pt"
+
+
 def train_row(task: str, r: int, mode: str, args) -> dict:
     """Train one (task, resolution, mode) and measure float and exported fixed point."""
     from sg_lava.experiment import train_task
 
     res = train_task(
         task,
-        Path(args.out) / f"model_{task}_{mode}_x{r}.pt",
+        Path(args.out) / model_file(task, mode, r),
         epochs=args.epochs,
         seed=args.seed,
         mode=mode,
@@ -56,7 +61,7 @@ def train_row(task: str, r: int, mode: str, args) -> dict:
         "task": task,
         "resolution": r,
         "mode": label,
-        "file": f"model_{task}_{mode}_x{r}.pt",
+        "file": model_file(task, mode, r),
         "steps": int(res.test.x.shape[1]),
         "seconds": res.seconds,
         "epochs": res.history[-1]["epoch"] if res.history else None,
@@ -73,11 +78,13 @@ def scores(model: Path) -> dict:
     from sg_lava.tasks import make_task, split_seed
     from sg_lava.training import float_accuracy
 
-    out = {}
+    out, test = {}, None
     for prefix, path in (("", RunFiles.beside(model).best), ("last_", model)):
         pipe = Pipeline(path)
-        t = pipe.payload["task"]
-        test = make_task(t["name"], t["n_test"], seed=split_seed(t["seed"], "test"), **t["params"])
+        if test is None:  # the same split for both files of one run
+            t = pipe.payload["task"]
+            seed = split_seed(t["seed"], "test")
+            test = make_task(t["name"], t["n_test"], seed=seed, **t["params"])
         out[f"{prefix}float"] = float_accuracy(pipe.net, test)
         out[f"{prefix}fixed"] = pipe.fixed_accuracy(test)
     return out
@@ -156,7 +163,7 @@ def main(argv=None) -> int:
         if args.rescore:
             for row in rows:
                 mode = row["mode"].split(" ")[0]
-                name = row.get("file", f"model_{row['task']}_{mode}_x{row['resolution']}.pt")
+                name = row.get("file", model_file(row["task"], mode, row["resolution"]))
                 row.update(file=name, **scores(folder / name))
             text = "".join(json.dumps(row) + "\n" for row in rows)
             atomic_write(rows_file, lambda f: f.write(text.encode()))
