@@ -44,6 +44,23 @@ def bucket_step(buckets: Tensor, drive: Tensor, alpha: Tensor) -> Tensor:
     return torch.cat([first, rest], dim=1)
 
 
+def kernel_moments(alpha: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean delay and standard deviation, in steps, of every bucket's impulse response.
+
+    Bucket 1 answers an input at step 0 with ``alpha_1**t``: as a distribution of delays,
+    mean ``alpha_1 / (1 - alpha_1)`` and variance ``alpha_1 / (1 - alpha_1)**2``. Every later
+    stage adds a one-step shift and a geometric wait, mean ``1 / (1 - alpha_k)``, variance
+    ``alpha_k / (1 - alpha_k)**2``; means and variances add along the cascade. So a stage
+    with ``alpha`` near 0 is an exact one-step delay, and a stage can never be shorter than
+    one step: what limits how sharply K buckets can time a delay at fine steps
+    (``bench/kernel_precision.py``). ``alpha``: (K,); returns two (K,) tensors.
+    """
+    a = alpha.double()
+    var = a / (1 - a) ** 2
+    mean = torch.cat([a[:1] / (1 - a[:1]), 1 / (1 - a[1:])])
+    return mean.cumsum(0), var.cumsum(0).sqrt()
+
+
 def transposed_bucket_step(states: Tensor, drives: Tensor, alpha: Tensor) -> Tensor:
     """One step of the transposed cascade (per-synapse bucket weights, K states).
 

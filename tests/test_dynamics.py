@@ -46,6 +46,27 @@ def test_dc_gain_of_each_bucket(alpha):
     assert out[2] == pytest.approx(out[0], rel=1e-9)
 
 
+def test_kernel_moments_by_hand():
+    # alpha 0.5, 0 and 0.5: bucket 1 mean 1, var 2; the alpha-0 stage adds exactly one
+    # step; the last adds mean 2, var 2.
+    mean, std = dynamics.kernel_moments(torch.tensor([0.5, 0.0, 0.5]))
+    assert mean.tolist() == [1.0, 2.0, 4.0]
+    assert (std**2).tolist() == pytest.approx([2.0, 2.0, 4.0], abs=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [[0.3, 0.6, 0.9], [0.9, 0.1, 0.7, 0.0]])
+def test_kernel_moments_equal_the_impulse_responses(alpha):
+    """Mean and std of each bucket's simulated impulse response (normalised by its area)."""
+    h = torch.tensor(run_buckets([1.0] + [0.0] * 1500, alpha), dtype=torch.float64)
+    t = torch.arange(h.shape[0], dtype=torch.float64).unsqueeze(1)
+    w = h / h.sum(0)
+    mean = (w * t).sum(0)
+    std = (w * (t - mean) ** 2).sum(0).sqrt()
+    m, s = dynamics.kernel_moments(torch.tensor(alpha, dtype=torch.float64))
+    assert m.tolist() == pytest.approx(mean.tolist(), rel=1e-9)
+    assert s.tolist() == pytest.approx(std.tolist(), rel=1e-9)
+
+
 def test_transposed_cascade_equals_presynaptic_weighted_buckets():
     torch.manual_seed(0)
     K, M, N, T = 4, 5, 3, 40
