@@ -7,7 +7,7 @@ changes a recipe entry by its dotted path, with a JSON value:
     python bench/recipe_trial.py delay-precise --set network.theta0=0.1 --set hidden=[128] \
         [--mode bptt] [--per-synapse] [--credit traces] [--epochs 40] [--out /tmp/trial.pt]
 
-The README's "Resolution" section lists the trials behind the delay-precise recipe.
+docs/resolution.md lists the trials behind the delay-precise recipe and at finer steps.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "task": {"steps": 60, "delay": 12, "near": [1, 2], "window": 10},
         # One-step differences need a kernel per synapse, more and finer buckets and a finer
         # spike code: with K 8, shared kernels and theta0 1 the near misses +-1 were taken for
-        # the target (1x: 0.77 online); this recipe reached 1.000 (README, "Resolution").
+        # the target (1x: 0.77 online); this recipe reached 1.000 (docs/resolution.md).
         "hidden": [128],
         "network": {"K": 16, "F": 0.5, "theta0": 0.03, "per_synapse": True, "timing": "lava"},
         "train": {"epochs": 20, "batch_size": 64, "lr": 0.01},
