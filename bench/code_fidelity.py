@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from sg_lava.pipeline import Pipeline
-from sg_lava.tasks import make_task, split_seed
+from sg_lava.tasks import task_split
 from sg_lava.timing import pad_steps
 
 ACTIVE = 0.05  # y above this counts as an active step
@@ -31,7 +31,7 @@ def fidelity(model: Path, samples: int) -> dict[str, float]:
     and step, of the first hidden layer on ``samples`` of the model's test split."""
     pipe = Pipeline(model)
     net, task = pipe.net, pipe.payload["task"]
-    data = make_task(task["name"], samples, seed=split_seed(task["seed"], "test"), **task["params"])
+    data = task_split(task, "test", samples)
     x = pad_steps(data.x, net.latency)
     states = net.initial_state(x.shape[0], x.device)
     ys, es, spikes = [], [], []

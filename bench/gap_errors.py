@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from sg_lava.pipeline import Pipeline
-from sg_lava.tasks import make_task, split_seed
+from sg_lava.tasks import task_split
 from sg_lava.timing import pad_steps, predict, shift_mask
 
 
@@ -25,9 +25,7 @@ def gap_errors(model: Path, n_test: int | None) -> tuple[float, dict[int, tuple[
     pipe = Pipeline(model)
     task = pipe.payload["task"]
     params = task["params"]
-    test = make_task(
-        task["name"], n_test or task["n_test"], seed=split_seed(task["seed"], "test"), **params
-    )
+    test = task_split(task, "test", n_test or task["n_test"])
     lag = pipe.latency
     ref = pipe.reference("test", pad_steps(test.x, lag))
     wrong = predict(ref.output.double(), shift_mask(test.mask, lag)) != test.y

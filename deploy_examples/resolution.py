@@ -75,16 +75,15 @@ def scores(model: Path) -> dict:
     ``model`` and of ``model`` itself (the last epoch); the test split comes from the file."""
     from sg_lava.checkpoints import RunFiles
     from sg_lava.pipeline import Pipeline
-    from sg_lava.tasks import make_task, split_seed
+    from sg_lava.tasks import task_split
     from sg_lava.training import float_accuracy
 
     out, test = {}, None
     for prefix, path in (("", RunFiles.beside(model).best), ("last_", model)):
         pipe = Pipeline(path)
         if test is None:  # the same split for both files of one run
-            t = pipe.payload["task"]
-            seed = split_seed(t["seed"], "test")
-            test = make_task(t["name"], t["n_test"], seed=seed, **t["params"])
+            task = pipe.payload["task"]
+            test = task_split(task, "test", task["n_test"])
         out[f"{prefix}float"] = float_accuracy(pipe.net, test)
         out[f"{prefix}fixed"] = pipe.fixed_accuracy(test)
     return out
