@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from sg_lava import dynamics
 from sg_lava.pipeline import Pipeline
 from sg_lava.tasks import task_split
 from sg_lava.timing import pad_steps
@@ -43,7 +44,7 @@ def fidelity(model: Path, samples: int) -> dict[str, float]:
     y, e = torch.stack(ys, 1), torch.stack(es, 1)
     active = y > ACTIVE
     alpha_out = float(net.layers[1].alpha[0])
-    theta = net.theta0 + net.m_f * 1.0
+    theta = dynamics.adaptive_threshold(1.0, net.theta0, net.m_f)  # at y = 1
     return {
         "alpha_out": alpha_out,
         "ceiling_y1": theta / (1 - alpha_out),

@@ -17,7 +17,6 @@ import torch
 
 from sg_lava.pipeline import Pipeline
 from sg_lava.tasks import task_split
-from sg_lava.timing import pad_steps, predict, shift_mask
 
 
 def gap_errors(model: Path, n_test: int | None) -> tuple[float, dict[int, tuple[int, int]]]:
@@ -26,9 +25,7 @@ def gap_errors(model: Path, n_test: int | None) -> tuple[float, dict[int, tuple[
     task = pipe.payload["task"]
     params = task["params"]
     test = task_split(task, "test", n_test or task["n_test"])
-    lag = pipe.latency
-    ref = pipe.reference("test", pad_steps(test.x, lag))
-    wrong = predict(ref.output.double(), shift_mask(test.mask, lag)) != test.y
+    wrong = pipe.fixed_predictions(test) != test.y
     a, b = test.x[:, :, 0].argmax(1), test.x[:, :, 1].argmax(1)
     gap = torch.div(b - a, int(params.get("resolution", 1)), rounding_mode="floor")
     out = {}

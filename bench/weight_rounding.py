@@ -15,21 +15,27 @@ import argparse
 import copy
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from sg_lava.pipeline import Pipeline
+from sg_lava.quantize import quantize_weight
 from sg_lava.tasks import task_split
 from sg_lava.training import float_accuracy
 
 
 def rounded(products: torch.Tensor, bits: int, per_bucket: bool) -> torch.Tensor:
-    """``products`` (K, ...) on a grid of ``bits``-bit mantissas (stored doubled, as the
-    export does) with the smallest power-of-two step that holds the largest magnitude."""
-    top = 2 * ((1 << (bits - 1)) - 1)
-    dims = tuple(range(1, products.dim())) if per_bucket else tuple(range(products.dim()))
-    peak = products.abs().amax(dim=dims, keepdim=True).clamp(min=1e-30)
-    step = 2.0 ** torch.ceil(torch.log2(peak / top))
-    return torch.round(products / step) * step
+    """``products`` (K, ...) as values of the export's weight mantissas
+    (:func:`sg_lava.quantize.quantize_weight`): one exponent for all, or one per bucket copy.
+    (The export may lower the exponent further to keep synaptic sums in range.)"""
+
+    def value(w: np.ndarray) -> np.ndarray:
+        m, exp, _, _ = quantize_weight(w, bits)
+        return m * 2.0**-exp
+
+    p = products.double().numpy()
+    q = np.stack([value(copy) for copy in p]) if per_bucket else value(p)
+    return torch.from_numpy(q).to(products.dtype)
 
 
 @torch.no_grad()

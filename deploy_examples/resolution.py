@@ -42,7 +42,9 @@ def model_file(task: str, mode: str, r: int) -> str:
 
 def train_row(task: str, r: int, mode: str, args) -> dict:
     """Train one (task, resolution, mode) and measure float and exported fixed point."""
+    from sg_lava.checkpoints import RunFiles
     from sg_lava.experiment import train_task
+    from sg_lava.pipeline import Pipeline
 
     res = train_task(
         task,
@@ -66,8 +68,18 @@ def train_row(task: str, r: int, mode: str, args) -> dict:
         "seconds": res.seconds,
         "epochs": res.history[-1]["epoch"] if res.history else None,
         "n_train": res.pipeline.payload["task"]["n_train"],
+        "last_float": res.float_accuracy,  # train_task measured the last epoch already
+        "last_fixed": res.fixed_accuracy,
     }
-    return {**row, **scores(Path(args.out) / row["file"])}
+    best = RunFiles.beside(Path(args.out) / row["file"]).best
+    return {**row, **accuracies(Pipeline(best), res.test)}
+
+
+def accuracies(pipe, test) -> dict[str, float]:
+    """Test accuracy of one model file: the float model and the exported fixed point."""
+    from sg_lava.training import float_accuracy
+
+    return {"float": float_accuracy(pipe.net, test), "fixed": pipe.fixed_accuracy(test)}
 
 
 def scores(model: Path) -> dict:
@@ -76,17 +88,11 @@ def scores(model: Path) -> dict:
     from sg_lava.checkpoints import RunFiles
     from sg_lava.pipeline import Pipeline
     from sg_lava.tasks import task_split
-    from sg_lava.training import float_accuracy
 
-    out, test = {}, None
-    for prefix, path in (("", RunFiles.beside(model).best), ("last_", model)):
-        pipe = Pipeline(path)
-        if test is None:  # the same split for both files of one run
-            task = pipe.payload["task"]
-            test = task_split(task, "test", task["n_test"])
-        out[f"{prefix}float"] = float_accuracy(pipe.net, test)
-        out[f"{prefix}fixed"] = pipe.fixed_accuracy(test)
-    return out
+    last = Pipeline(model)
+    test = task_split(last.payload["task"], "test", last.payload["task"]["n_test"])
+    best = accuracies(Pipeline(RunFiles.beside(model).best), test)
+    return {**best, **{f"last_{k}": v for k, v in accuracies(last, test).items()}}
 
 
 def table(rows: list[dict]) -> list[str]:

@@ -219,9 +219,13 @@ class Pipeline:
                 out, _, _ = fixed.run(self.qnet.quantize_input(pad_steps(x, lag).numpy()))
                 correct += int((predict(out.double(), shift_mask(mask, lag)) == y).sum())
             return correct / len(data)
+        return float((self.fixed_predictions(data, name) == data.y).double().mean())
+
+    def fixed_predictions(self, data: TaskData, name: str = "test") -> Tensor:
+        """The exported integer network's class per sample of ``data``, in its own timing."""
+        lag = self.latency
         ref = self.reference(name, pad_steps(data.x, lag))
-        pred = predict(ref.output.double(), shift_mask(data.mask, lag))
-        return float((pred == data.y).double().mean())
+        return predict(ref.output.double(), shift_mask(data.mask, lag))
 
     def check_file(self, qfile: QuantizedNetwork, what: str = "net.h5") -> None:
         """A file whose shapes are not the model's is refused in one line."""
