@@ -1,10 +1,11 @@
-"""Float accuracy with a per-synapse model's weight products rounded as the export rounds them.
+"""Float accuracy with a model's weights rounded as the export rounds them.
 
 A per-synapse layer is exported as K copies of its weights, ``W * V^k``, as mantissas of
-``--bits`` bits under one exponent for the whole layer (``shared``). This rounds the float
-model's products that way, or with one exponent per bucket copy (``per-bucket``), and
-prints the float model's test accuracy for each: what the weight grid alone costs, before
-any integer dynamics.
+``--bits`` bits, each copy on its own grid (``copy_exp``, ``per copy``); before format 2.0
+one exponent held the whole layer (``shared``). This rounds the float model's weights both
+ways (:func:`sg_lava.grid.on_weight_grid`, the rounding sg-export and training on the grid
+use) and prints the float model's test accuracy for each: what the weight grid alone
+costs, before any integer dynamics.
 
     python bench/weight_rounding.py MODEL.pt [--bits 8 9] [--n-test 300]
 """
@@ -15,39 +16,23 @@ import argparse
 import copy
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from sg_lava.grid import on_weight_grid
 from sg_lava.pipeline import Pipeline
-from sg_lava.quantize import quantize_weight
 from sg_lava.tasks import task_split
 from sg_lava.training import float_accuracy
 
 
-def rounded(products: torch.Tensor, bits: int, per_bucket: bool) -> torch.Tensor:
-    """``products`` (K, ...) as values of the export's weight mantissas
-    (:func:`sg_lava.quantize.quantize_weight`): one exponent for all, or one per bucket copy.
-    (The export may lower the exponent further to keep synaptic sums in range.)"""
-
-    def value(w: np.ndarray) -> np.ndarray:
-        m, exp, _, _ = quantize_weight(w, bits)
-        return m * 2.0**-exp
-
-    p = products.double().numpy()
-    q = np.stack([value(copy) for copy in p]) if per_bucket else value(p)
-    return torch.from_numpy(q).to(products.dtype)
-
-
 @torch.no_grad()
-def accuracy(pipe: Pipeline, data, bits: int | None, per_bucket: bool) -> float:
-    """Test accuracy of the float model with every per-synapse layer's products rounded."""
+def accuracy(pipe: Pipeline, data, bits: int | None, per_copy: bool) -> float:
+    """Test accuracy of the float model with its synaptic weights on a ``bits``-bit grid."""
     net = copy.deepcopy(pipe.net)
-    if bits is not None:
-        for layer in net.layers:
-            if not layer.per_synapse:
-                continue
+    for layer in net.gamma_layers:
+        layer.weight_bits = bits if per_copy else None
+        if bits is not None and not per_copy and layer.per_synapse:
             w = layer.weight.unsqueeze(0).expand_as(layer.bucket_weight)
-            q = rounded(w * layer.bucket_weight, bits, per_bucket)
+            q = on_weight_grid(w * layer.bucket_weight, bits, copies=False)
             layer.bucket_weight.copy_(torch.where(w != 0, q / w, torch.zeros_like(q)))
     return float_accuracy(net, data)
 
@@ -64,8 +49,8 @@ def main() -> None:
     print(f"{args.model.name}: float {accuracy(pipe, data, None, False):.4f}")
     for bits in args.bits:
         shared = accuracy(pipe, data, bits, False)
-        per_bucket = accuracy(pipe, data, bits, True)
-        print(f"  {bits}-bit products: shared exponent {shared:.4f}, per bucket {per_bucket:.4f}")
+        per_copy = accuracy(pipe, data, bits, True)
+        print(f"  {bits}-bit weights: one exponent {shared:.4f}, one per copy {per_copy:.4f}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,10 @@ from sg_lava.export.qnet import (
 from sg_lava.files import atomic_write
 
 FORMAT_NAME = "sg-lava-netx"
-FORMAT_VERSION = (1, 0)
+# The newest version this reader reads. 2.0 added ``copy_exp``, which changes the dynamics
+# of a per-synapse layer: a 1.x reader must refuse such a file, not ignore the field.
+# The writer writes the lowest version that describes the file (:func:`file_version`).
+FORMAT_VERSION = (2, 0)
 NEURON_TYPE = "GAMMA"
 # Redundant neuron datasets written for netx-style readers and checked on reading.
 DERIVED = ("K", "message_bits")
@@ -84,6 +87,12 @@ def _write_neuron(group: h5py.Group, params: GammaParams) -> None:
             neuron.create_dataset(name, data=np.asarray(value, dtype=np.int64))
 
 
+def file_version(qnet: QuantizedNetwork) -> tuple[int, int]:
+    """The lowest format version that holds ``qnet``: 2.0 when a layer has ``copy_exp``
+    (so that older readers refuse it), 1.0 otherwise (so that they still read it)."""
+    return (2, 0) if any(L.neuron.copy_exp is not None for L in qnet.layers) else (1, 0)
+
+
 def write(
     qnet: QuantizedNetwork, path: str | Path, meta: dict[str, Any] | None = None, inputs=()
 ) -> None:
@@ -96,7 +105,7 @@ def write(
     def body(f) -> None:
         with h5py.File(f, "w") as h:
             h.attrs["format"] = FORMAT_NAME
-            h.attrs["format_version"] = "{}.{}".format(*FORMAT_VERSION)
+            h.attrs["format_version"] = "{}.{}".format(*file_version(qnet))
             h.attrs["timing"] = qnet.timing
             for key, value in {**qnet.meta, **(meta or {})}.items():
                 h.attrs[key] = str(value)
@@ -451,6 +460,10 @@ def _neuron_problems(L: QuantLayer, nxt: QuantLayer | None, spec: FixedPointSpec
         out.append(f"bias must have {L.shape[0]} entries")
     if (p.bucket_weight is None) != p.per_synapse:
         out.append("bucket_weight must be present exactly when per_synapse = 0")
+    if p.copy_exp is not None and not p.per_synapse:
+        out.append("copy_exp is for per-synapse layers only")
+    elif not out and np.abs(p.drive_shifts()).max() > 62:
+        out.append("drive_exp - copy_exp must lie in [-62, 62]")
     if p.is_output != (nxt is None):
         out.append("only the last layer is the output layer")
     expected_out = 0 if nxt is None else int(np.asarray(nxt.neuron.decay)[0])

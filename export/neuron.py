@@ -13,7 +13,7 @@ and ``processes/gamma_neuron/kernel.py``). Semantics: ``docs/fixed_point.md``. n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,8 +41,8 @@ class ParamInfo:
     dynamics: bool = True  # read by the neuron dynamics (a word the core stores); else metadata
 
 
-def _param(shape: str, doc: str, bounds: Bounds, **info: Any) -> Any:
-    return field(metadata={"info": ParamInfo(shape, doc, bounds, **info)})
+def _param(shape: str, doc: str, bounds: Bounds, default: Any = MISSING, **info: Any) -> Any:
+    return field(default=default, metadata={"info": ParamInfo(shape, doc, bounds, **info)})
 
 
 def _state(spec: FixedPointSpec) -> tuple[int, int]:
@@ -104,6 +104,15 @@ class GammaParams:
     weight_exp: int = _param(
         "", "synaptic weight value = weight * 2**-weight_exp", _exponent, dynamics=False
     )
+    copy_exp: np.ndarray | None = _param(
+        "K",
+        "per-synapse layers: weight copy k is stored 2**copy_exp[k] finer than weight_exp, and "
+        "its drive shifts by drive_exp - copy_exp[k] (None: 0, one grid for all copies)",
+        lambda s: (0, 62),
+        real=False,
+        optional=True,
+        default=None,
+    )
 
     @classmethod
     def uniform(
@@ -146,6 +155,12 @@ class GammaParams:
         return {"": (), "K": (self.K,), "KC": (self.K, self.channels), "C": (self.channels,)}[
             info.shape
         ]
+
+    def drive_shifts(self) -> np.ndarray:
+        """The shift from each bucket's synaptic sum to state units, (K,): ``drive_exp`` less
+        the copy's ``copy_exp`` (per-neuron layers drive bucket 0 alone, with ``drive_exp``)."""
+        copy = np.zeros(self.K, dtype=np.int64) if self.copy_exp is None else self.copy_exp
+        return int(self.drive_exp) - np.asarray(copy, dtype=np.int64)
 
     def words(self, *shapes: str) -> int:
         """Stored words of the parameters the dynamics read whose shape is one of ``shapes``."""

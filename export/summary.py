@@ -27,6 +27,10 @@ def describe(qnet: QuantizedNetwork) -> str:
             f"{L.n_neurons:>8}  {L.n_synapses:>8}  {L.frac_bits:>4}  "
             f"{L.neuron.weight_exp:>10}  {L.neuron.drive_exp:>9}   {role}"
         )
+    for i, L in enumerate(qnet.layers):
+        if L.neuron.copy_exp is not None:
+            exps = " ".join(str(int(e)) for e in L.neuron.copy_exp)
+            lines.append(f"layer {i}: weight copy k stored 2**copy_exp[k] finer, copy_exp {exps}")
     total_n = sum(L.n_neurons for L in qnet.layers)
     total_s = sum(L.n_synapses for L in qnet.layers)
     lines.append(f"total: {len(qnet.layers)} layers, {total_n} neurons, {total_s} synaptic weights")

@@ -59,8 +59,15 @@ def decay(x: Tensor, d: Tensor | int, bits: int) -> Tensor:
     return torch.div(x * d, 1 << bits, rounding_mode="trunc")
 
 
-def shift(x: Tensor, e: int) -> Tensor:
-    """``x * 2**e``: left shift for e >= 0, arithmetic (floor) right shift otherwise."""
+def shift(x: Tensor, e: int | Tensor) -> Tensor:
+    """``x * 2**e``: left shift for e >= 0, arithmetic (floor) right shift otherwise.
+
+    ``e`` may be a tensor of exponents that broadcasts against ``x`` (one per bucket copy).
+    """
+    if isinstance(e, Tensor):
+        if x.is_floating_point():  # x * 2**e is exact; the floor changes only e < 0
+            return (x * torch.exp2(e.to(x.dtype))).floor_()
+        return torch.where(e >= 0, x << e.clamp(min=0), x >> (-e).clamp(min=0))
     if x.is_floating_point():
         y = x * 2.0**e
         return y if e >= 0 else y.floor_()
@@ -271,7 +278,11 @@ class FixedNetwork:
             d = d.view(1, -1, *([1] * len(layer.shape)))
             bias = torch.as_tensor(n.bias, dtype=torch.int64, device=dev)
             p = {"decay": d, "leak": (1 << db) - d[:, 1:], "bias": _channel(layer, bias), "v": v}
-            as_float = {k: None if t is None else t.double() for k, t in p.items()}
+            if n.copy_exp is not None:  # one drive shift per weight copy, broadcast like d
+                p["drive_shift"] = torch.as_tensor(n.drive_shifts(), device=dev).view_as(d)
+            as_float = {
+                k: t if t is None or k == "drive_shift" else t.double() for k, t in p.items()
+            }
             self.params.append({torch.int64: p, torch.float64: as_float})
 
     def layer_bound(self, i: int, s_max: int) -> int:
@@ -283,7 +294,8 @@ class FixedNetwork:
         n = layer.neuron
         top = 1 << (spec.state_bits - 1)  # a saturated state's magnitude
         a = self.synapses[i].bound(s_max)
-        products = [a << max(n.drive_exp, 0), a + top, top << spec.decay_bits, top * abs(n.mf)]
+        up = max(int(n.drive_shifts().max()), 0)
+        products = [a << up, a + top, top << spec.decay_bits, top * abs(n.mf)]
         if n.bucket_weight is not None:
             products.append(layer.K * top * int(np.abs(n.bucket_weight).max(initial=0)))
         return max(products) + 4 * top
@@ -334,7 +346,7 @@ class FixedNetwork:
             a = sat.wrap(a, nb, i, "synapse")
         else:  # Lava's Dense keeps the sum exact in int32: beyond that is an overflow
             sat.count_outside(a, spec.sum_bits, i, "synapse")
-        c = sat.sat(shift(a, n.drive_exp), nb, i, "drive")
+        c = sat.sat(shift(a, p.get("drive_shift", n.drive_exp)), nb, i, "drive")
         B = st.buckets
         if layer.per_synapse:
             nxt = torch.cat([decay(B[:, 1:], p["leak"], db), torch.zeros_like(B[:, :1])], 1)

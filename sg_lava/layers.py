@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as fn
 from torch import Tensor, nn
 
-from sg_lava import dynamics
+from sg_lava import dynamics, grid
 from sg_lava.export.qnet import conv_output_hw
 
 
@@ -43,6 +43,7 @@ class GammaLayer(nn.Module):
         self.alpha_logit = nn.Parameter(torch.logit(alpha))
         v_shape = (K, *weight_shape) if per_synapse else (K, n_channels)
         self.bucket_weight = nn.Parameter(torch.randn(v_shape) * 0.1)
+        self.weight_bits: int | None = None  # forward on the export's weight grid (None: off)
 
     @property
     def alpha(self) -> Tensor:
@@ -57,15 +58,26 @@ class GammaLayer(nn.Module):
         """Reshape a per-channel vector to broadcast over this layer's output."""
         raise NotImplementedError
 
+    def synaptic_weight(self) -> Tensor:
+        """The weight the synapse applies: ``weight``, or per synapse the K copies
+        ``weight * V^k`` (K, *weight_shape); on the export's grid when ``weight_bits`` is set."""
+        if not self.per_synapse:
+            w = self.weight
+        else:
+            w = self.weight.unsqueeze(0) * self.bucket_weight
+        if self.weight_bits is None:
+            return w
+        return grid.on_weight_grid(w, self.weight_bits, copies=self.per_synapse)
+
     def presynaptic_readout(self, buckets: Tensor) -> Tensor:
         """``x`` from presynaptic buckets (batch, K, *in_shape): exact weight gradients."""
         B, K = buckets.shape[:2]
         if self.per_synapse:
             merged = buckets.reshape(B, K * buckets.shape[2], *buckets.shape[3:])
-            weight = (self.weight.unsqueeze(0) * self.bucket_weight).transpose(0, 1)
+            weight = self.synaptic_weight().transpose(0, 1)
             weight = weight.reshape(weight.shape[0], -1, *weight.shape[3:])
             return self.synapse(merged, weight) + self.channel_view(self.bias)
-        z = self.synapse(buckets.reshape(B * K, *buckets.shape[2:]), self.weight)
+        z = self.synapse(buckets.reshape(B * K, *buckets.shape[2:]), self.synaptic_weight())
         z = z.reshape(B, K, *z.shape[1:])
         return dynamics.readout(
             z, self.channel_view(self.bucket_weight), self.channel_view(self.bias)

@@ -28,6 +28,7 @@ from sg_lava.export.qnet import (
     MAX_NEURONS,
     MAX_WEIGHTS,
     TIMINGS,
+    WIDTH_RANGES,
     conv_output_hw,
     latency,
     memory_budget,
@@ -41,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "m_f": None,  # None: m_f = theta0, as in the paper
     "per_synapse": False,
     "timing": "lava",
+    # Train through the export's weight grid of this many bits (sg_lava.grid.on_weight_grid);
+    # None: float weights. sg-export then defaults to the same width.
+    "weight_bits": None,
 }
 
 
@@ -58,6 +62,8 @@ def normalise_config(config: dict[str, Any]) -> dict[str, Any]:
         cfg["m_f"] = cfg["theta0"]
     if cfg["timing"] not in TIMINGS:
         raise ValueError(f"timing must be one of {TIMINGS}, got {cfg['timing']!r}")
+    if cfg["weight_bits"] is not None:
+        _size(cfg["weight_bits"], "weight_bits", *WIDTH_RANGES["weight_bits"])
     if "input_shape" not in cfg or "layers" not in cfg:
         raise ValueError("a network config needs 'input_shape' and 'layers'")
     _check_sizes(cfg)
@@ -145,12 +151,13 @@ def build_layer(spec: dict[str, Any], in_shape: tuple[int, ...], cfg: dict[str, 
     K = int(spec.get("K", cfg["K"]))
     F = float(spec.get("F", cfg["F"]))
     per_synapse = bool(spec.get("per_synapse", cfg["per_synapse"]))
+    layer: GammaLayer
     if kind == "dense":
         if len(in_shape) != 1:
             raise ValueError(f"dense layer needs a flat input, got {in_shape}: add a flatten")
-        return GammaDense(in_shape[0], int(spec["out_features"]), K, F, per_synapse)
-    if kind == "conv":
-        return GammaConv2d(
+        layer = GammaDense(in_shape[0], int(spec["out_features"]), K, F, per_synapse)
+    elif kind == "conv":
+        layer = GammaConv2d(
             in_shape[0],
             int(spec["out_channels"]),
             spec["kernel_size"],
@@ -161,11 +168,14 @@ def build_layer(spec: dict[str, Any], in_shape: tuple[int, ...], cfg: dict[str, 
             F,
             per_synapse,
         )
-    if kind == "flatten":
+    elif kind == "flatten":
         return Flatten()
-    if kind == "pool":
+    elif kind == "pool":
         return SumPool2d(int(spec["kernel_size"]))
-    raise ValueError(f"unknown layer type {kind!r}")
+    else:
+        raise ValueError(f"unknown layer type {kind!r}")
+    layer.weight_bits = cfg["weight_bits"]
+    return layer
 
 
 @dataclass

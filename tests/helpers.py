@@ -182,3 +182,14 @@ def write_user_events(folder, n_train=48, n_test=12, seed=0):
     for i, (split, n) in enumerate((("train", n_train), ("test", n_test))):
         samples, labels = user_events(n, seed=seed + i)
         write_events(Path(folder) / f"{split}.h5", zip(samples, labels), (4, 1, 2))
+
+
+def spread_copies(net, factor=4.0):
+    """Scale each per-synapse layer's bucket weights V^k by ``factor**-k``: the K weight
+    copies W * V^k then span K grids, as trained delay-precise models' copies do."""
+    with torch.no_grad():
+        for m in net.gamma_layers:
+            if m.per_synapse:
+                scale = factor ** -torch.arange(m.K, dtype=m.bucket_weight.dtype)
+                m.bucket_weight.mul_(scale.view(-1, *[1] * (m.bucket_weight.dim() - 1)))
+    return net

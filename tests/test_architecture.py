@@ -13,34 +13,41 @@ import pytest
 from sg_lava.export import hdf5
 from sg_lava.export.neuron import GammaParams
 from sg_lava.quantize import quantize_network
-from tests.helpers import dense_net
+from tests.helpers import dense_net, spread_copies
 
 BLOCK_TORCH = "import sys; sys.modules['torch'] = None; "  # any `import torch` now fails
 
 
 def test_every_neuron_parameter_reaches_the_file_and_the_lava_process(tmp_path):
-    """Writer and Process derive from GammaParams: a field added there appears in both."""
+    """Writer and Process derive from GammaParams: a field added there appears in both
+    (optional ones: in the file where present, as zeros in the Process where absent)."""
     from sg_lava.processes.builder import neuron_params
     from sg_lava.processes.gamma_neuron.models import PyGammaNeuronModelFixed
     from sg_lava.processes.gamma_neuron.process import GammaNeuron
 
-    q, _ = quantize_network(dense_net([3, 4, 2]))
-    path = tmp_path / "net.h5"
-    hdf5.write(q, path)
     names = [f.name for f in fields(GammaParams)]
-    with h5py.File(path) as h:
-        layer = h["layer/2"]  # the output layer
-        stored = set(layer["neuron"]) | set(layer)
-    assert set(names) <= stored
-    params = neuron_params(q.layers[0], q)
-    params.pop("neuron_proc"), params.pop("num_message_bits")
-    proc = GammaNeuron(shape=(4,), **params)
-    for name in names:
-        var = getattr(proc, name)
-        value = getattr(q.layers[0].neuron, name)
-        assert np.array_equal(np.asarray(var.init).reshape(-1)[: np.size(value)], np.ravel(value))
-        assert hasattr(PyGammaNeuronModelFixed, name), name
-    assert hdf5.read(path).layers[0].neuron == q.layers[0].neuron
+    seen: set[str] = set()
+    for net in (dense_net([3, 4, 2]), spread_copies(dense_net([3, 4, 2], per_synapse=True))):
+        q, _ = quantize_network(net)
+        path = tmp_path / "net.h5"
+        hdf5.write(q, path)
+        with h5py.File(path) as h:
+            layer = h["layer/1"]
+            seen |= set(layer["neuron"]) | set(layer)
+        params = neuron_params(q.layers[0], q)
+        params.pop("neuron_proc"), params.pop("num_message_bits")
+        K = q.layers[0].K if q.layers[0].per_synapse else 1
+        proc = GammaNeuron(shape=(4 * K,), **params)
+        for name in names:
+            init = np.asarray(getattr(proc, name).init).reshape(-1)
+            value = getattr(q.layers[0].neuron, name)
+            if value is None:
+                assert not init.any(), name
+            else:
+                assert np.array_equal(init[: np.size(value)], np.ravel(value)), name
+            assert hasattr(PyGammaNeuronModelFixed, name), name
+        assert hdf5.read(path).layers[0].neuron == q.layers[0].neuron
+    assert set(names) <= seen
 
 
 @pytest.mark.parametrize(

@@ -13,16 +13,17 @@ import pytest
 import torch
 
 from sg_lava.export import hdf5
+from sg_lava.export.summary import describe
 from sg_lava.fixed import FixedNetwork
 from sg_lava.model_io import save_model
 from sg_lava.quantize import quantize_network
-from tests.helpers import conv_net, dense_net, events
+from tests.helpers import conv_net, dense_net, events, spread_copies
 
 BIN = Path(sys.executable).parent
 
-NETS = {
-    "dense": lambda ps: dense_net([4, 6, 5, 3], K=3, per_synapse=ps),
-    "conv": lambda ps: conv_net(K=3, per_synapse=ps),
+NETS = {  # spread_copies: per-synapse copies on different grids (copy_exp), else a no-op
+    "dense": lambda ps: spread_copies(dense_net([4, 6, 5, 3], K=3, per_synapse=ps)),
+    "conv": lambda ps: spread_copies(conv_net(K=3, per_synapse=ps)),
 }
 
 
@@ -46,6 +47,10 @@ def test_round_trip_rebuilds_an_identical_fixed_point_model(tmp_path, kind, per_
     o1, s1, _ = FixedNetwork(q).run(x.long())
     o2, s2, _ = FixedNetwork(back).run(x.long())
     assert torch.equal(o1, o2) and all(torch.equal(a, b) for a, b in zip(s1, s2))
+    with h5py.File(path) as h:  # copy_exp needs a 2.x reader; without it 1.x readers read it
+        assert h.attrs["format_version"] == ("2.0" if per_synapse else "1.0")
+        assert per_synapse == ("copy_exp" in h["layer/1/neuron"])
+    assert per_synapse == ("copy_exp 0 " in describe(back))  # what sg-lava inspect prints
 
 
 def test_standard_groups_read_back_through_netx_netdict(tmp_path):
@@ -74,7 +79,8 @@ def test_standard_groups_read_back_through_netx_netdict(tmp_path):
 
 def corrupt(path: Path, key: str, value) -> None:
     with h5py.File(path, "r+") as h:
-        del h[key]
+        if key in h:
+            del h[key]
         h[key] = value
 
 
@@ -96,6 +102,7 @@ def good_file(tmp_path):
         ("layer/2/neuron/bucket_weight", np.zeros((2, 3)), "bucket_weight. has shape"),
         ("layer/1/bias", np.full(6, 0.5, np.float32), "must hold integers"),
         ("layer/2/neuron/type", "CUBA", "type must be 'GAMMA'"),
+        ("layer/1/neuron/copy_exp", np.zeros(3, np.int64), "copy_exp is for per-synapse"),
     ],
 )
 def test_validator_names_the_problem(good_file, key, value, message):
@@ -110,7 +117,7 @@ def test_missing_field_and_future_version_are_refused(good_file):
     with pytest.raises(hdf5.FormatError, match="missing 'theta0'"):
         hdf5.read(good_file)
     with h5py.File(good_file, "r+") as h:
-        h.attrs["format_version"] = "2.0"
+        h.attrs["format_version"] = "3.0"
     with pytest.raises(hdf5.FormatError, match="newer than this sg-lava reads"):
         hdf5.read(good_file)
 

@@ -12,8 +12,10 @@ import torch.nn.functional as fn
 from sg_lava.export.neuron import GammaParams
 from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
 from sg_lava.fixed import FixedNetwork, decay, shift, wrap
-from sg_lava.quantize import fold_pooling, quantize_network, quantize_weight
-from tests.helpers import conv_net, dense_net, events
+from sg_lava.grid import quantize_weight
+from sg_lava.network import GammaNetwork
+from sg_lava.quantize import fold_pooling, quantize_network
+from tests.helpers import conv_net, dense_net, events, spread_copies
 
 T = torch.tensor
 
@@ -86,6 +88,50 @@ def test_encoder_in_integers_by_hand():
     q = QuantizedNetwork((1,), [layer, out], FixedPointSpec(), timing="zero")
     _, spikes, _ = FixedNetwork(q).run(np.array([[[400], [400]]]))
     assert spikes[0][0, :, 0].tolist() == [410, 490]
+
+
+def test_each_weight_copy_has_its_own_drive_shift_by_hand():
+    """Per-synapse, K = 2, both copies stored as mantissa 1 (weight 2); copy 1 is stored
+    4x finer (copy_exp 2), so its drive is a >> 2, a floor. d = 2048 halves toward zero.
+
+    Input 4096: a = 8192 both; c0 = 8192, c1 = 2048. t0: q0 = 8192, q1 = 2048;
+    t1: q0 = 4096 + decay(2048, 2048) = 5120, q1 = 1024; t2: q0 = 2560 + 512 = 3072.
+    Input -1: a = -2; c0 = -2, c1 = floor(-2 / 4) = -1; t1: q0 = -1 + 0 = -1.
+    """
+    neuron = replace(
+        one_layer().layers[0].neuron,
+        bucket_weight=None,
+        per_synapse=True,
+        copy_exp=np.array([0, 2]),
+    )
+    layer = QuantLayer("dense", (1,), (1,), np.array([[[2]], [[2]]]), neuron)
+    q = QuantizedNetwork((1,), [layer], FixedPointSpec(), timing="zero")
+    out, _, _ = FixedNetwork(q).run(np.array([[[4096], [0], [0]], [[-1], [0], [0]]]))
+    assert out[0, :, 0].tolist() == [8192, 5120, 3072]
+    assert out[1, :2, 0].tolist() == [-2, -1]
+    assert torch.equal(FixedNetwork(q, float_sums=False).run(np.array([[[-1], [0]]]))[0],
+                       out[1:, :2])  # fmt: skip
+
+
+def test_weight_copies_get_the_finest_grid_that_holds_them():
+    """Copies W * V^k whose sizes fall 4x per bucket: with one exponent for all, 8-bit
+    mantissas zero a quarter of them; with one per copy each copy fills its 8 bits and
+    only products that are themselves near 0 round to 0."""
+    net = spread_copies(dense_net([6, 12, 4], K=4, per_synapse=True))
+    q, reports = quantize_network(net)
+    n = q.layers[0].neuron
+    mantissas = np.abs(q.layers[0].weight // 2).reshape(4, -1).max(1)
+    assert np.all((mantissas >= 64) & (mantissas <= 127))  # each copy fills its own 8 bits
+    assert n.copy_exp[0] == 0 and n.copy_exp[-1] >= 5  # sizes fall 4x per copy
+    assert reports[0].weight_zeroed < 0.05  # only products near 0 themselves
+    m = net.gamma_layers[0]
+    w = (m.weight.unsqueeze(0) * m.bucket_weight).detach().double().numpy()
+    value = q.layers[0].weight * 2.0 ** -(n.weight_exp + n.copy_exp).reshape(-1, 1, 1)
+    for k in range(4):  # error at most half a step of the copy's own grid
+        step = 2.0 ** (1 - n.weight_exp - n.copy_exp[k])
+        assert np.abs(value[k] - w[k]).max() <= step / 2 + 1e-12
+    shared = quantize_weight(w, 8)[3]
+    assert shared > 5 * reports[0].weight_zeroed  # what one grid for all copies zeroes
 
 
 def test_quantised_weights_are_even_and_in_lava_range():
@@ -190,3 +236,32 @@ def test_calibration_keeps_dense_sums_inside_lavas_int32_accumulator():
     assert int((spikes[0] != 0).sum()) >= 64  # the whole layer fires
     assert (1, "synapse") not in sat.counts
     assert sat.peaks[(1, "synapse")] < 2**30
+
+
+@pytest.mark.parametrize("per_synapse", [False, True], ids=["per-neuron", "per-synapse"])
+def test_training_on_the_weight_grid_sees_exactly_the_exported_weights(per_synapse):
+    """With ``weight_bits`` set, the forward pass applies the values sg-export writes
+    (weight * 2**-(weight_exp + copy_exp)), and the gradient passes straight through."""
+    net = spread_copies(dense_net([6, 12, 4], K=4, per_synapse=per_synapse))
+    net.config["weight_bits"] = 6
+    for m in net.gamma_layers:
+        m.weight_bits = 6
+    q, _ = quantize_network(net)
+    assert q.spec.weight_bits == 6  # the export defaults to the width trained for
+    for m, L in zip(net.gamma_layers, q.layers):
+        w = m.synaptic_weight()
+        exps = L.neuron.weight_exp + (
+            L.neuron.copy_exp.reshape(-1, 1, 1) if L.neuron.copy_exp is not None else 0
+        )
+        exported = torch.as_tensor(L.weight * 2.0**-exps, dtype=w.dtype)
+        assert torch.equal(w.detach(), exported)
+        assert not torch.equal(w.detach(), (m.weight * (m.bucket_weight if per_synapse else 1)))
+        w.sum().backward()
+        assert torch.equal(m.weight.grad, (m.bucket_weight.sum(0) if per_synapse else
+                                           torch.ones_like(m.weight)).detach())  # fmt: skip
+
+
+def test_weight_bits_in_a_config_is_checked():
+    with pytest.raises(ValueError, match="weight_bits must be an integer in \\[2, 16\\]"):
+        GammaNetwork({"input_shape": [2], "layers": [{"type": "dense", "out_features": 2}],
+                      "weight_bits": 1})  # fmt: skip

@@ -12,13 +12,16 @@ from sg_lava.fixed import FixedNetwork
 from sg_lava.processes.builder import LavaNetwork
 from sg_lava.processes.runner import run_samples
 from sg_lava.quantize import quantize_network
-from tests.helpers import conv_net, dense_net, events
+from tests.helpers import conv_net, dense_net, events, spread_copies
 
 CASES = {
     "dense-K1": lambda: dense_net([6, 10, 8, 4], K=1, theta0=0.05),
     "dense-K3-synapse": lambda: dense_net([6, 10, 8, 4], K=3, per_synapse=True),
     "dense-K8": lambda: dense_net([6, 12, 4], K=8),
     "dense-K8-synapse": lambda: dense_net([6, 12, 4], K=8, per_synapse=True, seed=3),
+    "dense-K6-synapse-copy-grids": lambda: spread_copies(
+        dense_net([6, 12, 4], K=6, per_synapse=True, seed=5), factor=2.0
+    ),
     "conv-K3-pool": lambda: conv_net(K=3),
     "conv-K8-synapse": lambda: conv_net(K=8, per_synapse=True, pool=False),
 }
@@ -34,6 +37,8 @@ def test_random_networks_match_the_reference_spike_for_spike(case):
     net = CASES[case]()
     x = events(net.input_shape, 210, p=0.2, batch=2, seed=7)
     q, _ = quantize_network(net, calibration=x.float())
+    if "copy-grids" in case:  # the case exists to exercise per-copy drive shifts
+        assert all(L.neuron.copy_exp is not None and L.neuron.copy_exp.max() >= 3 for L in q.layers)
     ref, sat = reference(q, x.long())
     got = run_samples(q, x.long().numpy())
     for i, (a, b) in enumerate(zip(ref, got)):

@@ -59,16 +59,18 @@ def sat(x: np.int64, top: np.int64) -> np.int64:
 
 
 @njit(cache=True, inline="always")
-def drive(a, index, new_sample, p, top):  # pragma: no cover - compiled
-    """``c = sat(shift(a, drive_exp))``; 0 at a sample boundary (the stale synapse buffer)."""
+def drive(a, index, new_sample, e, top):  # pragma: no cover - compiled
+    """``c = sat(shift(a, e))``, ``e`` the drive shift; 0 at a sample boundary (the stale
+    synapse buffer)."""
     if new_sample:
         return np.int64(0)
-    return sat(shift(np.int64(a[index]), p[DRIVE_EXP]), top)
+    return sat(shift(np.int64(a[index]), e), top)
 
 
 @njit(cache=True, inline="always")
-def bucket_update(a, buckets, n, decay, new_sample, p, top):  # pragma: no cover - compiled
-    """Advance neuron ``n``'s K buckets in place (§3 steps 1-3)."""
+def bucket_update(a, buckets, n, decay, copy_exp, new_sample, p, top):  # pragma: no cover
+    """Advance neuron ``n``'s K buckets in place (§3 steps 1-3); per-synapse copy ``k``'s
+    drive shifts by ``drive_exp - copy_exp[k]``."""
     K = buckets.shape[0]
     bits = p[DECAY_BITS]
     one = np.int64(1) << bits
@@ -79,11 +81,11 @@ def bucket_update(a, buckets, n, decay, new_sample, p, top):  # pragma: no cover
         old = buckets[k, n]
         value = fraction(old, decay[k], bits)
         if p[PER_SYNAPSE]:  # transposed cascade: own drive, inflow from the next slot
-            value += drive(a, base + k * C, new_sample, p, top)
+            value += drive(a, base + k * C, new_sample, p[DRIVE_EXP] - copy_exp[k], top)
             if k + 1 < K:
                 value += fraction(buckets[k + 1, n], one - decay[k + 1], bits)
         elif k == 0:
-            value += drive(a, n, new_sample, p, top)
+            value += drive(a, n, new_sample, p[DRIVE_EXP], top)
         else:
             value += fraction(prev, one - decay[k], bits)
         prev = old
@@ -116,15 +118,15 @@ def encode(x, n, estimate, y_prev, p, top):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def gamma_step(
-    a, buckets, estimate, y_prev, out, decay, v, bias, p, new_sample
+    a, buckets, estimate, y_prev, out, decay, copy_exp, v, bias, p, new_sample
 ):  # pragma: no cover
     """Advance every neuron one step; writes the payloads (or readouts) into ``out``.
 
     ``a`` the flat input, ``buckets`` (K, N), ``estimate``/``y_prev``/``out``/``bias`` (N,),
-    ``decay`` (K,), ``v`` (K, C) bucket weights, ``p`` the :data:`SCALARS`.
+    ``decay`` and ``copy_exp`` (K,), ``v`` (K, C) bucket weights, ``p`` the :data:`SCALARS`.
     """
     top = (np.int64(1) << (p[STATE_BITS] - 1)) - 1
     for n in range(buckets.shape[1]):
-        bucket_update(a, buckets, n, decay, new_sample, p, top)
+        bucket_update(a, buckets, n, decay, copy_exp, new_sample, p, top)
         x = readout(buckets, n, v, bias, p, top)
         out[n] = x if p[IS_OUTPUT] else encode(x, n, estimate, y_prev, p, top)

@@ -81,6 +81,7 @@ class PyGammaNeuronModelFixed(_GammaModelBase):
             extra = {"channels": int(self.bias.shape[-1])}
             self._constants = {
                 "decay": self.decay.astype(np.int64).reshape(-1),
+                "copy_exp": self.copy_exp.astype(np.int64).reshape(-1),
                 "v": self.bucket_weight.astype(np.int64).reshape(K, -1),
                 "bias": self.bias.astype(np.int64).reshape(-1),
                 "p": np.array([extra[k] if k in extra else self._scalar(k) for k in SCALARS]),
@@ -99,6 +100,7 @@ class PyGammaNeuronModelFixed(_GammaModelBase):
             *state,
             out,
             c["decay"],
+            c["copy_exp"],
             c["v"],
             c["bias"],
             c["p"],
@@ -148,6 +150,8 @@ class PyGammaNeuronModelFloat(_GammaModelBase):
         if self._new_sample():
             a[:] = 0.0
         c = self._drives(a) * 2.0 ** self._scalar("drive_exp")
+        if self._scalar("per_synapse"):  # copy k is stored 2**copy_exp[k] finer
+            c = c * self._per_bucket(2.0 ** -self.copy_exp.astype(float))
         self.buckets[:] = self._buckets(c, self._per_bucket(self.decay / unit))
         if self._scalar("per_synapse"):
             x = self.buckets[0] + self.bias

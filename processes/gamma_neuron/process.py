@@ -37,7 +37,7 @@ def neuron_shape(shape: tuple[int, ...], K: int, per_synapse: bool) -> tuple[int
 
 def _var_init(info: ParamInfo, value, params: GammaParams, neurons: tuple[int, ...]) -> np.ndarray:
     """A parameter as its Var's initial value: scalars as (1,), per-channel ones broadcast."""
-    if value is None:  # per-synapse layers have no bucket_weight: an unused zero matrix
+    if value is None:  # an absent optional parameter: zeros (bucket_weight: unused; copy_exp: 0)
         return np.zeros(params.expected_shape(info), dtype=np.int64)
     if not info.shape:
         return np.array([int(value)])
