@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="model file (default: a temporary one)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    recipes.RECIPES[args.task] = recipes.recipe(args.task)  # --set changes this task alone
     for setting in args.set:
         apply(recipes.RECIPES[args.task], setting)
     with tempfile.TemporaryDirectory() as tmp:
