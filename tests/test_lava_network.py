@@ -81,7 +81,14 @@ def test_loihi2_backend_says_what_is_missing():
 
 
 @pytest.mark.parametrize(
-    "case", ["dense-K3", "dense-K3-synapse", "conv-K3-pool", "conv-K8-synapse"]
+    "case",
+    [
+        "dense-K3",
+        "dense-K3-synapse",
+        "dense-K6-synapse-copy-grids",
+        "conv-K3-pool",
+        "conv-K8-synapse",
+    ],
 )
 def test_float_backend_tracks_the_float_equations(case):
     """floating_pt with the file's integer parameters read as reals, against the integer
@@ -89,7 +96,7 @@ def test_float_backend_tracks_the_float_equations(case):
     builders = {
         "dense-K3": lambda: dense_net([4, 8, 3], K=3),
         "dense-K3-synapse": lambda: dense_net([4, 8, 3], K=3, per_synapse=True),
-        **{k: CASES[k] for k in ("conv-K3-pool", "conv-K8-synapse")},
+        **{k: CASES[k] for k in ("dense-K6-synapse-copy-grids", "conv-K3-pool", "conv-K8-synapse")},
     }
     net = builders[case]()
     x = events(net.input_shape, 50, batch=1, seed=2).long()
