@@ -108,6 +108,10 @@ CALIBRATION_SPEC = FixedPointSpec(
     sum_bits=64,
 )
 HEADROOM = 2.0  # calibrated ranges leave a factor 2 above the largest value seen
+# A layer's largest synaptic sum in a calibration run, in value units of its largest weight
+# copy's grid, and the copies' copy_exp there (None: one grid): copy k's sums were at most
+# value * 2**-copy_exp[k] in its own units.
+SumPeak = tuple[float, "np.ndarray | None"]
 MAX_FRAC_BITS = 20
 
 
@@ -120,10 +124,11 @@ def quantize_network(
 
     ``spec`` defaults to :class:`FixedPointSpec` with the ``weight_bits`` the network was
     trained for, if any. Without ``calibration`` every layer uses ``spec.state_frac_bits``
-    and the weight exponents that fit the weights. With calibration inputs (batch, T, *input_shape) the
-    network is first run in wide integers; each layer then gets the finest state scale
-    that keeps its largest state below half the range, and weight exponents that keep
-    the synaptic sums in range too, so that saturation is the exception.
+    and the weight exponents that fit the weights. With calibration inputs
+    (batch, T, *input_shape) the network is first run in wide integers; each layer then
+    gets the finest state scale that keeps its largest state below half the range, and
+    weight exponents that keep the synaptic sums in range too, so that saturation is the
+    exception.
     """
     if spec is None:  # the default widths, and the weight grid the model was trained on
         bits = net.config.get("weight_bits")
@@ -138,9 +143,9 @@ def quantize_network(
 
 def _calibrate(
     net: GammaNetwork, folded: list[tuple[GammaLayer, dict]], spec: FixedPointSpec, x: Tensor
-) -> tuple[list[int], list[float | None]]:
+) -> tuple[list[int], list[SumPeak | None]]:
     """Per layer: the state scale that fits the largest state seen in a wide integer run,
-    and the largest synaptic sum (value units)."""
+    and the largest synaptic sum (:data:`SumPeak`)."""
     from sg_lava.fixed import FixedNetwork  # local: fixed imports nothing from here
 
     wide = CALIBRATION_SPEC
@@ -158,7 +163,7 @@ def _calibrate(
         )
         in_frac = wide.input_frac_bits if i == 0 else wide.state_frac_bits
         a_peak = sat.peaks.get((i, "synapse"), 0) / 2.0 ** (layer.neuron.weight_exp + in_frac)
-        sums.append(a_peak or None)
+        sums.append((a_peak, layer.neuron.copy_exp) if a_peak else None)
     return frac, sums
 
 
@@ -167,7 +172,7 @@ def _quantize(
     folded: list[tuple[GammaLayer, dict]],
     spec: FixedPointSpec,
     frac: list[int],
-    sum_peaks: list[float | None] | None,
+    sum_peaks: list[SumPeak | None] | None,
 ) -> tuple[QuantizedNetwork, list[LayerReport]]:
     one = 1 << spec.decay_bits
     decays = [
@@ -220,7 +225,7 @@ def _synapse_weight(
     g: dict,
     spec: FixedPointSpec,
     in_frac: int,
-    sum_peak: float | None,
+    sum_peak: SumPeak | None,
     max_exp: int,
 ) -> tuple[np.ndarray, int, np.ndarray | None, float, float]:
     """Weight mantissas of one folded layer: (weight, weight_exp, copy_exp, clipped, zeroed).
@@ -230,25 +235,32 @@ def _synapse_weight(
     of them in a delay-precise model at 4x, docs/resolution.md). ``weight_exp`` is then the
     largest copy's exponent and ``copy_exp[k]`` how much finer copy ``k`` is stored
     (``None`` when all share one grid). No exponent exceeds ``max_exp``, which keeps every
-    drive shift in range.
+    drive shift in range, nor lets a calibrated synaptic sum leave its range: ``sum_peak``'s
+    value is the largest sum of the wide run in units of its largest copy's grid, so copy
+    ``k``'s sums there were ``value * 2**-offsets[k]`` at most.
     """
     w = g["weight"].numpy()
     if module.per_synapse:
         w = (g["weight"].unsqueeze(0) * g["bucket_weight"]).numpy()
     top = 2 * weight_top(spec.weight_bits)
-    limit = 62
+    K = w.shape[0] if module.per_synapse else 1
+    limits = np.full(K, max_exp)
     if sum_peak:  # keep sums a = sum(weight * s) inside the range where Lava wraps them:
         # 24 bits for Conv, the int32 accumulator (sum_bits) for Dense
         bits = spec.state_bits if module.kind == "conv" else spec.sum_bits
         bound = float((1 << (bits - 1)) - 1)
-        limit = power_of_two_exp(sum_peak * HEADROOM, bound) - in_frac
-    limit = min(limit, max_exp)
-    wexp = min(power_of_two_exp(float(np.abs(w).max(initial=0.0)), top), limit)
+        value, offsets = sum_peak
+        base = power_of_two_exp(value * HEADROOM, bound) - in_frac
+        limits = np.minimum(limits, base + (0 if offsets is None else offsets))
+    wexp = min(power_of_two_exp(float(np.abs(w).max(initial=0.0)), top), int(limits.min()))
     if not module.per_synapse:
         wq, wexp, clipped, zeroed = quantize_weight(w, spec.weight_bits, wexp)
         return wq, wexp, None, clipped, zeroed
-    peaks = np.abs(w.reshape(w.shape[0], -1)).max(1)
-    exps = [min(power_of_two_exp(float(m), top), limit) if m > 0 else wexp for m in peaks]
+    peaks = np.abs(w.reshape(K, -1)).max(1)
+    exps = [
+        min(power_of_two_exp(float(m), top), int(lim)) if m > 0 else wexp
+        for m, lim in zip(peaks, limits)
+    ]
     parts = [quantize_weight(w[k], spec.weight_bits, e) for k, e in enumerate(exps)]
     sizes = np.array([w[k].size for k in range(len(parts))], dtype=float)
     nonzero = np.array([np.count_nonzero(w[k]) for k in range(len(parts))], dtype=float)

@@ -265,3 +265,23 @@ def test_weight_bits_in_a_config_is_checked():
     with pytest.raises(ValueError, match="weight_bits must be an integer in \\[2, 16\\]"):
         GammaNetwork({"input_shape": [2], "layers": [{"type": "dense", "out_features": 2}],
                       "weight_bits": 1})  # fmt: skip
+
+
+def test_calibration_limits_each_weight_copy_on_its_own_grid():
+    """As above, per synapse, with copies W * V^k whose values fall 4x per bucket. Each copy
+    fills its own 8 bits, so each one's sums reach 2^31 alike: the calibrated limit lowers
+    every copy's exponent by the same amount and the copies keep their own grids."""
+    net = dense_net([2, 64, 3], K=4, theta0=1.0, per_synapse=True)
+    with torch.no_grad():
+        net.gamma_layers[0].weight.zero_()
+        net.gamma_layers[0].bias.fill_(1.0)
+        net.gamma_layers[1].weight.fill_(1.0)
+        net.gamma_layers[1].bucket_weight.copy_((4.0 ** -torch.arange(4.0)).view(4, 1, 1))
+    x = torch.zeros(1, 6, 2)
+    q, _ = quantize_network(net, calibration=x)
+    free, _ = quantize_network(net)  # uncalibrated: the grids the weights alone ask for
+    _, spikes, sat = FixedNetwork(q).run(q.quantize_input(x.numpy()))
+    assert int((spikes[0] != 0).sum()) >= 64
+    assert (1, "synapse") not in sat.counts and sat.peaks[(1, "synapse")] < 2**30
+    assert q.layers[1].neuron.weight_exp < free.layers[1].neuron.weight_exp  # the limit bit
+    assert q.layers[1].neuron.copy_exp.tolist() == [0, 2, 4, 6]
