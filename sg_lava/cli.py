@@ -444,6 +444,11 @@ def guarded(prog: str, func: Callable[[], int]) -> int:
     except UserError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:  # the reader went away (sg-lava inspect net.h5 | head): stop
+        # quietly, as a Unix tool killed by SIGPIPE does; stdout to devnull so that the
+        # interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
     except KeyboardInterrupt as err:
         code = exit_code(err)
         print(f"{prog}: {'interrupted' if code == 130 else 'terminated'}", file=sys.stderr)

@@ -36,3 +36,22 @@ def test_train_accepts_the_new_tasks_and_credit(task, monkeypatch, tmp_path):
     out = str(tmp_path / "m.pt")
     assert cli.main(["train", task, "--out", out, "--credit", "alpha", "--quiet"]) == 0
     assert seen["task"] == task and seen["credit"] == "alpha" and seen["out"] == out
+
+
+def test_a_closed_pipe_ends_a_command_quietly(tmp_path):
+    """`sg-lava inspect net.h5 | head -1`: once the reader is gone the command stops with
+    SIGPIPE's status and no message, not an internal error."""
+    from sg_lava.export import hdf5
+    from sg_lava.quantize import quantize_network
+    from tests.helpers import dense_net
+
+    path = tmp_path / "net.h5"
+    hdf5.write(quantize_network(dense_net([3, 4, 2]))[0], path)
+    r, w = os.pipe()
+    os.close(r)  # no reader: the first write fails with EPIPE
+    try:
+        res = subprocess.run([os.path.join(BIN, "sg-lava"), "inspect", str(path)], stdout=w,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    finally:
+        os.close(w)
+    assert res.returncode == 141 and res.stderr == ""
