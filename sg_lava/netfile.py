@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sg_lava.errors import UserError
-from sg_lava.export.qnet import TIMINGS
+from sg_lava.export.qnet import TIMINGS, WIDTH_RANGES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +23,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 NEURON_KEYS = ("K", "F", "per_synapse")  # a layer table may override these
-TOP_KEYS = ("input_shape", "layers", "theta0", "m_f", "timing", *NEURON_KEYS)
+TOP_KEYS = ("input_shape", "layers", "theta0", "m_f", "timing", "weight_bits", *NEURON_KEYS)
 LAYER_KEYS: dict[str, tuple[str, ...]] = {
     "dense": ("out_features", *NEURON_KEYS),
     "conv": ("out_channels", "kernel_size", "stride", "padding", "dilation", *NEURON_KEYS),
@@ -64,6 +64,13 @@ def check_config(raw: dict[str, Any], where: str) -> dict[str, Any]:
         raise UserError(f"{where}: theta0 must be a positive number, got {raw['theta0']!r}")
     if raw.get("m_f") is not None and not _is_real(raw["m_f"], positive=True):
         raise UserError(f"{where}: m_f must be a positive number, got {raw['m_f']!r}")
+    lo, hi = WIDTH_RANGES["weight_bits"]
+    if raw.get("weight_bits") is not None and not (
+        _is_int(raw["weight_bits"], lo) and raw["weight_bits"] <= hi
+    ):
+        raise UserError(
+            f"{where}: weight_bits must be an integer in [{lo}, {hi}], got {raw['weight_bits']!r}"
+        )
     if "timing" in raw and raw["timing"] not in TIMINGS:
         raise UserError(f"{where}: timing must be one of {TIMINGS}, got {raw['timing']!r}")
     layers = raw["layers"]

@@ -15,6 +15,7 @@ F = 0.5
 theta0 = 1.0
 per_synapse = true
 timing = "zero"
+weight_bits = 8
 
 [[layers]]
 type = "conv"
@@ -43,6 +44,7 @@ def test_conv_net_toml_builds_the_network_it_describes(tmp_path):
     assert net.timing == "zero" and net.input_shape == (2, 8, 8)
     assert [s[1] for s in net.shapes] == [(4, 8, 8), (4, 4, 4), (64,), (5,)]
     assert [g.K for g in net.gamma_layers] == [2, 3] and net.gamma_layers[0].per_synapse
+    assert [g.weight_bits for g in net.gamma_layers] == [8, 8]
 
 
 @pytest.mark.parametrize(
@@ -56,6 +58,7 @@ def test_conv_net_toml_builds_the_network_it_describes(tmp_path):
         (("K = 2", "K = [2"), "not valid TOML"),
         (("theta0 = 1.0", "theta0 = -1.0"), "theta0 must be a positive number"),
         (('timing = "zero"', 'timing = "late"'), "timing must be one of"),
+        (("weight_bits = 8", "weight_bits = 40"), "weight_bits must be an integer in [2, 16]"),
         (('type = "flatten"', 'type = "pool"\nkernel_size = 1'), "layers do not fit together"),
         (("input_shape = [2, 8, 8]", "input_shape = [2, 8]"), "input_shape must be [n] or"),
         (("out_features = 5", ""), "layer 3: a dense layer needs 'out_features'"),
