@@ -280,9 +280,7 @@ class FixedNetwork:
             p = {"decay": d, "leak": (1 << db) - d[:, 1:], "bias": _channel(layer, bias), "v": v}
             if n.copy_exp is not None:  # one drive shift per weight copy, broadcast like d
                 p["drive_shift"] = torch.as_tensor(n.drive_shifts(), device=dev).view_as(d)
-            as_float = {
-                k: t if t is None or k == "drive_shift" else t.double() for k, t in p.items()
-            }
+            as_float = {k: None if t is None else t.double() for k, t in p.items()}
             self.params.append({torch.int64: p, torch.float64: as_float})
 
     def layer_bound(self, i: int, s_max: int) -> int:

@@ -35,6 +35,13 @@ def weight_exp(w: Tensor | np.ndarray, bits: int) -> int:
     return power_of_two_exp(float(np.abs(w).max(initial=0.0)), 2 * weight_top(bits))
 
 
+def copy_exps(w: Tensor, bits: int) -> list[int]:
+    """Per copy along the leading axis, the exponent :func:`weight_exp` gives it alone
+    (0 for an all-zero copy): each per-synapse copy ``W * V^k`` on its own grid."""
+    peaks = w.detach().reshape(w.shape[0], -1).abs().amax(1).tolist()
+    return [power_of_two_exp(p, 2 * weight_top(bits)) for p in peaks]
+
+
 def weight_mantissas(w: Tensor, bits: int, exp: Tensor | int) -> Tensor:
     """``round(w * 2**(exp - 1))`` (half to even), unclipped: the mantissas on the grid of
     ``exp``, whose step is ``2**(1 - exp)`` (a stored weight ``2m`` is worth ``2m * 2**-exp``).
@@ -43,14 +50,14 @@ def weight_mantissas(w: Tensor, bits: int, exp: Tensor | int) -> Tensor:
 
 
 def quantize_weight(
-    w: np.ndarray, bits: int, exp: int | None = None
-) -> tuple[np.ndarray, int, float, float]:
+    w: np.ndarray, bits: int, exp: int | np.ndarray | None = None
+) -> tuple[np.ndarray, int | np.ndarray, float, float]:
     """Signed ``bits``-bit mantissas, stored doubled (even integers), as Lava's Dense wants.
 
     The range is symmetric, ``[-(2^(bits-1) - 1), 2^(bits-1) - 1]``: Lava clips an
     all-negative ("inhibitory") matrix to -255, so -256 would not survive. Returns
     (weight, weight_exp, share clipped, share of non-zeros zeroed); the value of a stored
-    weight is ``weight * 2**-weight_exp``.
+    weight is ``weight * 2**-weight_exp``. ``exp`` may broadcast against ``w`` (one per copy).
     """
     hi = weight_top(bits)
     if exp is None:
@@ -82,10 +89,8 @@ def on_weight_grid(w: Tensor, bits: int, copies: bool = False) -> Tensor:
     to keep synaptic sums in range; training does not foresee that.)
     """
     with torch.no_grad():
-        flat = w.reshape(w.shape[0], -1) if copies else w.reshape(1, -1)
-        peaks = flat.abs().amax(1).tolist()
-        top = weight_top(bits)
-        exps = torch.tensor([power_of_two_exp(p, 2 * top) for p in peaks], dtype=w.dtype)
+        exps = torch.tensor(copy_exps(w if copies else w.reshape(1, -1), bits), dtype=w.dtype)
         exps = exps.view(-1, *[1] * (w.dim() - 1)) if copies else exps[0]
+        top = weight_top(bits)
         q = weight_mantissas(w, bits, exps).clamp_(-top, top) * torch.exp2(1 - exps)
     return w + (q - w).detach()

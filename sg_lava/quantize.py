@@ -16,7 +16,13 @@ from torch import Tensor
 from sg_lava._callable import make_callable
 from sg_lava.export.neuron import GammaParams
 from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
-from sg_lava.grid import power_of_two_exp, quantize_mantissa, quantize_weight, weight_top
+from sg_lava.grid import (
+    copy_exps,
+    power_of_two_exp,
+    quantize_mantissa,
+    quantize_weight,
+    weight_exp,
+)
 from sg_lava.layers import Flatten, GammaConv2d, GammaDense, GammaLayer, SumPool2d
 from sg_lava.network import GammaNetwork
 
@@ -239,10 +245,9 @@ def _synapse_weight(
     value is the largest sum of the wide run in units of its largest copy's grid, so copy
     ``k``'s sums there were ``value * 2**-offsets[k]`` at most.
     """
-    w = g["weight"].numpy()
+    w = g["weight"]
     if module.per_synapse:
-        w = (g["weight"].unsqueeze(0) * g["bucket_weight"]).numpy()
-    top = 2 * weight_top(spec.weight_bits)
+        w = g["weight"].unsqueeze(0) * g["bucket_weight"]
     K = w.shape[0] if module.per_synapse else 1
     limits = np.full(K, max_exp)
     if sum_peak:  # keep sums a = sum(weight * s) inside the range where Lava wraps them:
@@ -252,28 +257,16 @@ def _synapse_weight(
         value, offsets = sum_peak
         base = power_of_two_exp(value * HEADROOM, bound) - in_frac
         limits = np.minimum(limits, base + (0 if offsets is None else offsets))
-    wexp = min(power_of_two_exp(float(np.abs(w).max(initial=0.0)), top), int(limits.min()))
+    wexp = min(weight_exp(w, spec.weight_bits), int(limits.min()))
     if not module.per_synapse:
-        wq, wexp, clipped, zeroed = quantize_weight(w, spec.weight_bits, wexp)
+        wq, wexp, clipped, zeroed = quantize_weight(w.numpy(), spec.weight_bits, wexp)
         return wq, wexp, None, clipped, zeroed
-    peaks = np.abs(w.reshape(K, -1)).max(1)
-    exps = [
-        min(power_of_two_exp(float(m), top), int(lim)) if m > 0 else wexp
-        for m, lim in zip(peaks, limits)
-    ]
-    parts = [quantize_weight(w[k], spec.weight_bits, e) for k, e in enumerate(exps)]
-    sizes = np.array([w[k].size for k in range(len(parts))], dtype=float)
-    nonzero = np.array([np.count_nonzero(w[k]) for k in range(len(parts))], dtype=float)
-    clipped = float(np.dot([p[2] for p in parts], sizes) / max(sizes.sum(), 1))
-    zeroed = float(np.dot([p[3] for p in parts], nonzero) / max(nonzero.sum(), 1))
-    copy_exp = np.array(exps, dtype=np.int64) - wexp
-    return (
-        np.stack([p[0] for p in parts]),
-        wexp,
-        copy_exp if copy_exp.any() else None,
-        clipped,
-        zeroed,
-    )
+    # each copy's own exponent, within its limit; an all-zero copy keeps the layer's
+    exps = np.maximum(np.minimum(copy_exps(w, spec.weight_bits), limits), wexp)
+    shape = (K, *[1] * (w.dim() - 1))
+    wq, _, clipped, zeroed = quantize_weight(w.numpy(), spec.weight_bits, exps.reshape(shape))
+    copy_exp = (exps - wexp).astype(np.int64)
+    return wq, wexp, copy_exp if copy_exp.any() else None, clipped, zeroed
 
 
 def _bias(module: GammaLayer, frac: int, spec: FixedPointSpec) -> tuple[np.ndarray, float]:
