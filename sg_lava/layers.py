@@ -44,10 +44,13 @@ class GammaLayer(nn.Module):
         v_shape = (K, *weight_shape) if per_synapse else (K, n_channels)
         self.bucket_weight = nn.Parameter(torch.randn(v_shape) * 0.1)
         self.weight_bits: int | None = None  # forward on the export's weight grid (None: off)
+        self.held: dict[str, Tensor] | None = None  # GammaNetwork.held_parameters
 
     @property
     def alpha(self) -> Tensor:
         """Bucket decays, constrained to (0, 1)."""
+        if self.held is not None:
+            return self.held["alpha"]
         return torch.sigmoid(self.alpha_logit)
 
     def synapse(self, s: Tensor, weight: Tensor) -> Tensor:
@@ -61,6 +64,8 @@ class GammaLayer(nn.Module):
     def synaptic_weight(self) -> Tensor:
         """The weight the synapse applies: ``weight``, or per synapse the K copies
         ``weight * V^k`` (K, *weight_shape); on the export's grid when ``weight_bits`` is set."""
+        if self.held is not None:
+            return self.held["weight"]
         if not self.per_synapse:
             w = self.weight
         else:

@@ -14,6 +14,8 @@ run lags by :attr:`GammaNetwork.latency` steps, which the readout window account
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,19 +243,51 @@ class GammaNetwork(nn.Module):
         """Steps by which the Lava-aligned output lags the equations (one per synapse)."""
         return latency(len(self.gamma_layers), self.timing)
 
+    @contextmanager
+    def held_parameters(self, per_step_backward: bool = False) -> Iterator[None]:
+        """Compute each layer's ``alpha`` and synaptic weight once for a whole sequence.
+
+        They depend on the parameters only, which do not change within a sequence, yet a
+        step rebuilt them every time: K weight copies ``W * V^k``, each rounded onto its
+        weight grid. Held, they are computed once. ``per_step_backward`` (online training,
+        one backward per step) holds detached copies that collect each step's gradient and
+        hands the sum to the parameters on a normal exit: the same gradient, since the
+        chain rule is linear. Nested holds are the outer one's.
+        """
+        layers = self.gamma_layers
+        if any(m.held is not None for m in layers):
+            yield
+            return
+        pairs = []
+        for m in layers:
+            derived = {"alpha": m.alpha, "weight": m.synaptic_weight()}
+            if per_step_backward:
+                held = {k: v.detach().requires_grad_(v.requires_grad) for k, v in derived.items()}
+                pairs += [(derived[k], held[k]) for k in derived]
+            m.held = held if per_step_backward else derived
+        try:
+            yield
+        finally:
+            for m in layers:
+                m.held = None
+        done = [(d, h.grad) for d, h in pairs if h.grad is not None]
+        if done:
+            torch.autograd.backward([d for d, _ in done], [g for _, g in done])
+
     def initial_state(self, batch: int, device=None) -> list[LayerState]:
-        """All-zero state for ``batch`` samples."""
+        """All-zero state for ``batch`` samples, in the parameters' dtype."""
+        dtype = self.gamma_layers[0].weight.dtype
         states = []
         for module, (in_shape, out_shape) in zip(self.layers, self.shapes):
             if not isinstance(module, GammaLayer):
                 continue
-            z_out = torch.zeros(batch, *out_shape, device=device)
+            z_out = torch.zeros(batch, *out_shape, device=device, dtype=dtype)
             states.append(
                 LayerState(
-                    buckets=torch.zeros(batch, module.K, *in_shape, device=device),
+                    buckets=torch.zeros(batch, module.K, *in_shape, device=device, dtype=dtype),
                     estimate=z_out,
                     y_prev=z_out.clone(),
-                    pending=torch.zeros(batch, *in_shape, device=device),
+                    pending=torch.zeros(batch, *in_shape, device=device, dtype=dtype),
                 )
             )
         return states
@@ -301,10 +335,11 @@ class GammaNetwork(nn.Module):
         timing = timing or self.timing
         states = self.initial_state(x.shape[0], x.device)
         outputs, spikes = [], []
-        for t in range(x.shape[1]):
-            res, states = self.step(x[:, t], states, timing)
-            outputs.append(res.output)
-            spikes.append(res.spikes)
+        with self.held_parameters():
+            for t in range(x.shape[1]):
+                res, states = self.step(x[:, t], states, timing)
+                outputs.append(res.output)
+                spikes.append(res.spikes)
         out = torch.stack(outputs, 1)
         if not return_spikes:
             return out

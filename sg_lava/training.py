@@ -114,20 +114,22 @@ def train_batch_online(
     total = mask.sum().clamp(min=1) if norm is None else norm
     value = 0.0
     T = x.shape[1]
-    for t in range(T):
-        sync = ddp is None or t == T - 1
-        with nullcontext() if sync else ddp.no_sync():
-            states = [s.detached() for s in states]
-            res, states = run(x[:, t], states)
-            m = mask[:, t]
-            if m.any():
-                lt = step_loss(res.output[m], y[m], loss, n_classes) / total
-            elif ddp is not None and sync:  # every rank must join the gradient sum
-                lt = res.output.sum() * 0.0
-            else:
-                continue
-            lt.backward()
-            value += float(lt.detach())
+    # DDP reduces the gradients as the last step's backward produces them: not held
+    with net.held_parameters(per_step_backward=True) if ddp is None else nullcontext():
+        for t in range(T):
+            sync = ddp is None or t == T - 1
+            with nullcontext() if sync else ddp.no_sync():
+                states = [s.detached() for s in states]
+                res, states = run(x[:, t], states)
+                m = mask[:, t]
+                if m.any():
+                    lt = step_loss(res.output[m], y[m], loss, n_classes) / total
+                elif ddp is not None and sync:  # every rank must join the gradient sum
+                    lt = res.output.sum() * 0.0
+                else:
+                    continue
+                lt.backward()
+                value += float(lt.detach())
     return value
 
 
@@ -306,6 +308,7 @@ def float_accuracy(net: GammaNetwork, data: TaskData, batch_size: int = 256) -> 
     device = next(net.parameters()).device
     correct = 0
     for x, y, mask in data.batches(batch_size):
-        out = net(pad_steps(x, lag).to(device)).cpu()
+        with torch.no_grad():
+            out = net(pad_steps(x, lag).to(device)).cpu()
         correct += int((predict(out, shift_mask(mask, lag)) == y).sum())
     return correct / len(data)

@@ -106,6 +106,74 @@ def test_online_loss_equals_bptt_loss_before_any_update():
     assert a == pytest.approx(b, rel=1e-5)
 
 
+def per_step_gradients(net, x, y, mask):
+    """Online gradients the plain way: every step rebuilds alpha and the weights."""
+    from sg_lava.training import step_loss
+
+    states = net.initial_state(x.shape[0])
+    total = mask.sum()
+    for t in range(x.shape[1]):
+        states = [s.detached() for s in states]
+        res, states = net.step(x[:, t], states)
+        if mask[:, t].any():
+            m = mask[:, t]
+            (step_loss(res.output[m], y[m], "ce", 3) / total).backward()
+    return {k: p.grad.clone() for k, p in net.named_parameters()}
+
+
+@pytest.mark.parametrize("per_synapse", [False, True])
+def test_held_parameters_give_the_per_step_gradients(per_synapse):
+    """Online training computes alpha and the (8-bit grid) weights once per batch: the
+    gradients equal those of rebuilding them every step, and BPTT's are unchanged."""
+    from sg_lava.timing import pad_steps, shift_mask
+    from sg_lava.training import train_batch_bptt
+
+    net = dense_net([2, 6, 3], K=3, per_synapse=per_synapse).double()
+    for m in net.gamma_layers:
+        m.weight_bits = 8
+    data = tiny_task()
+    x, y, mask = data.x[:8].double(), data.y[:8], data.mask[:8]
+    x, mask = pad_steps(x, net.latency), shift_mask(mask, net.latency)
+    expected = per_step_gradients(net, x, y, mask)
+    net.zero_grad()
+    train_batch_online(net, x, y, mask, "ce", 3)
+    for name, p in net.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name], rtol=1e-12, atol=1e-15, msg=name)
+        assert p.grad.abs().sum() > 0, name
+    assert all(m.held is None for m in net.gamma_layers)  # released after the batch
+    net.zero_grad()
+    train_batch_bptt(net, x, y, mask, "ce", 3)
+    held = {k: p.grad.clone() for k, p in net.named_parameters()}
+    net.zero_grad()
+    out = torch.stack(  # BPTT without holding: the loop of GammaNetwork.forward
+        [r.output for r in bptt_steps(net, x)], 1
+    )
+    from sg_lava.training import step_loss
+
+    flat = out.reshape(-1, 3)[mask.reshape(-1)]
+    labels = y.unsqueeze(1).expand_as(mask).reshape(-1)[mask.reshape(-1)]
+    (step_loss(flat, labels, "ce", 3) / mask.sum()).backward()
+    for name, p in net.named_parameters():
+        torch.testing.assert_close(held[name], p.grad, rtol=1e-12, atol=1e-15, msg=name)
+
+
+def bptt_steps(net, x):
+    states = net.initial_state(x.shape[0])
+    for t in range(x.shape[1]):
+        res, states = net.step(x[:, t], states)
+        yield res
+
+
+def test_held_parameters_are_released_when_a_step_fails():
+    net = dense_net([2, 4, 3], K=2)
+    with pytest.raises(RuntimeError), net.held_parameters(per_step_backward=True):
+        assert all(m.held is not None for m in net.gamma_layers)
+        raise RuntimeError("a step failed")
+    assert all(m.held is None for m in net.gamma_layers) and all(
+        p.grad is None for p in net.parameters()
+    )
+
+
 def test_delay_task_has_the_documented_classes():
     d = delay_detection(300, seed=0, steps=60, delay=12, margin=5, max_delay=30)
     t_a = d.x[:, :, 0].argmax(1)
