@@ -10,7 +10,8 @@ accuracy of the float model and of the fixed-point network sg-export would write
 for the epoch with the best validation accuracy (``MODEL.best.pt``, the model one deploys;
 the validation split has a seed of its own) — the last epoch's figures are kept in the rows
 as ``last_float`` and ``last_fixed``. ``--rescore`` measures the rows again from the model
-files in OUT.
+files in OUT. ``--resume`` continues an interrupted run (a 16x cell trains for hours): cells
+with a row in OUT are skipped, and a cell with a checkpoint continues from its last epoch.
 
 Rows are appended to ``OUT/rows.jsonl`` as they finish (several runs may share it, e.g.
 one per task or mode in parallel); the table is written from all rows to ``--table``,
@@ -40,15 +41,21 @@ def model_file(task: str, mode: str, r: int) -> str:
     return f"model_{task}_{mode}_x{r}.pt"
 
 
+def mode_label(mode: str, credit: str | None) -> str:
+    """The table column of a training mode: ``online``, ``bptt``, or ``online (CREDIT)``."""
+    return f"online ({credit})" if mode == "online" and credit else mode
+
+
 def train_row(task: str, r: int, mode: str, args) -> dict:
     """Train one (task, resolution, mode) and measure float and exported fixed point."""
     from sg_lava.checkpoints import RunFiles
     from sg_lava.experiment import train_task
     from sg_lava.pipeline import Pipeline
 
+    out = Path(args.out) / model_file(task, mode, r)
     res = train_task(
         task,
-        Path(args.out) / model_file(task, mode, r),
+        out,
         epochs=args.epochs,
         seed=args.seed,
         mode=mode,
@@ -57,15 +64,15 @@ def train_row(task: str, r: int, mode: str, args) -> dict:
         n_test=args.n_test,
         progress=not args.quiet,
         credit=args.credit,
+        resume=args.resume and RunFiles.beside(out).checkpoint.is_file(),
     )
-    label = f"online ({args.credit})" if mode == "online" and args.credit else mode
     row = {
         "task": task,
         "resolution": r,
-        "mode": label,
+        "mode": mode_label(mode, args.credit),
         "file": model_file(task, mode, r),
         "steps": int(res.test.x.shape[1]),
-        "seconds": res.seconds,
+        "seconds": round(sum(e["seconds"] for e in res.history), 1),  # across resumes
         "epochs": res.history[-1]["epoch"] if res.history else None,
         "n_train": res.pipeline.payload["task"]["n_train"],
         "last_float": res.float_accuracy,  # train_task measured the last epoch already
@@ -93,6 +100,13 @@ def scores(model: Path) -> dict:
     test = task_split(last.payload["task"], "test", last.payload["task"]["n_test"])
     best = accuracies(Pipeline(RunFiles.beside(model).best), test)
     return {**best, **{f"last_{k}": v for k, v in accuracies(last, test).items()}}
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows measured so far (none when the file does not exist yet)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -144,6 +158,11 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--credit", choices=("step", "alpha", "traces"), default=None, help="online credit"
     )
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip cells with a row in OUT; continue a cell from its checkpoint",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch threads (small nets: 1)")
     args = ap.parse_args(argv)
 
@@ -157,14 +176,18 @@ def main(argv=None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         rows_file = folder / "rows.jsonl"
         if not (args.table_only or args.rescore):
+            done = {(w["task"], w["resolution"], w["mode"]) for w in read_rows(rows_file)}
             for task in args.tasks:
                 for mode in args.modes:
                     for r in args.resolutions:
+                        if args.resume and (task, r, mode_label(mode, args.credit)) in done:
+                            print(f"{task} {mode} {r}x: a row exists, skipped", flush=True)
+                            continue
                         row = train_row(task, r, mode, args)
                         with open(rows_file, "a") as f:
                             f.write(json.dumps(row) + "\n")
                         print(json.dumps(row), flush=True)
-        rows = [json.loads(line) for line in rows_file.read_text().splitlines() if line]
+        rows = read_rows(rows_file)
         if args.rescore:
             for row in rows:
                 mode = row["mode"].split(" ")[0]

@@ -143,6 +143,25 @@ def test_resolution_example_writes_the_table(tmp_path):
         json.loads(line) for line in (tmp_path / "run" / "rows.jsonl").read_text().splitlines()
     ]
     assert all(0.0 <= r["float"] <= 1.0 for r in again) and len(again) == 2
+    # --resume: a cell with a row is skipped; a cell with only a checkpoint continues from
+    # it (here its one epoch is done already: measured again, not trained again)
+    rows_file = tmp_path / "run" / "rows.jsonl"
+    rows_file.write_text(rows_file.read_text().splitlines(keepends=True)[0])
+    metrics = tmp_path / "run" / "model_delay-precise_online_x2.metrics.jsonl"
+    before = metrics.read_text()
+    res = example(
+        "resolution",
+        "--out", "run", "--tasks", "delay-precise", "--modes", "online", "--resume",
+        "--resolutions", "1", "2", "--n-train", "64", "--n-test", "32", "--epochs", "1",
+        "--quiet",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "delay-precise online 1x: a row exists, skipped" in res.stdout
+    assert "2x: a row exists" not in res.stdout and metrics.read_text() == before
+    resumed = [json.loads(line) for line in rows_file.read_text().splitlines()]
+    assert [r["resolution"] for r in resumed] == [1, 2]
+    assert resumed[1]["seconds"] == pytest.approx(rows[1]["seconds"], abs=0.2)  # not retrained
 
 
 @pytest.mark.parametrize("name", ["shd", "dvs_gesture"])
