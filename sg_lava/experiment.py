@@ -105,6 +105,25 @@ def train_and_save(
     return TrainResult(pipe, test_data, acc, pipe.fixed_accuracy(test_data), seconds, history)
 
 
+def recipe_config(
+    task: str,
+    n_in: int,
+    n_classes: int,
+    resolution: int = 1,
+    per_synapse: bool = False,
+    timing: str | None = None,
+) -> dict[str, Any]:
+    """The network config of built-in ``task``'s recipe at ``resolution``: the same physical
+    time constants at an r times finer step, ``alpha -> alpha**(1/r)`` (``F / r``)."""
+    r = recipe(task)
+    neuron = {**r["network"], "per_synapse": per_synapse or r["network"].get("per_synapse", False)}
+    if timing:
+        neuron["timing"] = timing
+    if resolution != 1:
+        neuron["F"] = neuron["F"] / resolution
+    return dense_config(n_in, r["hidden"], n_classes, **neuron)
+
+
 def train_task(
     task: str,
     out: str | Path,
@@ -137,12 +156,9 @@ def train_task(
     train_data = make_task(task, n_train, seed=split_seed(seed, "train"), **params)
     test_data = make_task(task, n_test, seed=split_seed(seed, "test"), **params)
     valid = make_task(task, n_test, seed=split_seed(seed, "valid"), **params)
-    neuron = {**r["network"], "per_synapse": per_synapse or r["network"].get("per_synapse", False)}
-    if timing:
-        neuron["timing"] = timing
-    if resolution != 1:  # same physical time constants at a finer step: alpha -> alpha**(1/r)
-        neuron["F"] = neuron["F"] / resolution
-    config = dense_config(train_data.x.shape[-1], r["hidden"], train_data.n_classes, **neuron)
+    config = recipe_config(
+        task, train_data.x.shape[-1], train_data.n_classes, resolution, per_synapse, timing
+    )
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "credit": credit}
     cfg = TrainConfig(
         mode=mode,
