@@ -261,10 +261,10 @@ class GammaNetwork(nn.Module):
         pairs = []
         for m in layers:
             derived = {"alpha": m.alpha, "weight": m.synaptic_weight()}
+            m.held = derived
             if per_step_backward:
-                held = {k: v.detach().requires_grad_(v.requires_grad) for k, v in derived.items()}
-                pairs += [(derived[k], held[k]) for k in derived]
-            m.held = held if per_step_backward else derived
+                m.held = {k: v.detach().requires_grad_(v.requires_grad) for k, v in derived.items()}
+                pairs += [(derived[k], m.held[k]) for k in derived]
         try:
             yield
         finally:
