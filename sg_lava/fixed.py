@@ -8,12 +8,19 @@ is what ``sg-lava verify`` checks.
 Every value is an exact integer; every rounding, shift and saturation is the one the
 document names. A float64 holds every integer below 2**53 exactly, and a sum or product of
 such integers is exact, in any order, while no partial result reaches 2**53. So each layer
-runs in float64 — BLAS for the synaptic sums, plain vectorised arithmetic for the buckets,
-no integer division — when :meth:`FixedNetwork.layer_bound` proves that every intermediate
-of its step stays below 2**53 (the synaptic sums: the largest row sum of ``|w|`` times the
-largest input; the products: states times decays, bucket weights and ``m_f``), and in int64
-where it could not. The values are the same integers either way; outputs are int64.
-Saturations are counted per layer and per quantity, on the tensors, and read once per run.
+runs in float64 — BLAS or PyTorch's convolution for the synaptic sums, plain vectorised
+arithmetic for the buckets, no integer division — when :meth:`FixedNetwork.layer_bound`
+proves that every intermediate of its step stays below 2**53 (the synaptic sums: the
+largest row sum of ``|w|`` times the largest input; the products: states times decays,
+bucket weights and ``m_f``), and in int64 where it could not. On the CPU the synaptic sums
+go further, to float32 (exact below 2**24), where the payloads split into a few limbs whose
+products stay below that (:meth:`Synapse.limbs`). The values are the same integers either
+way; outputs are int64.
+
+The network is feedforward, so each layer runs a window of steps before the next starts
+(:meth:`FixedNetwork.layer_window`): its synaptic sums for all those steps are one large
+product, and only the bucket recursion goes step by step. Saturations are counted per
+layer and per quantity, on the tensors, and read once per run.
 """
 
 from __future__ import annotations
@@ -30,11 +37,15 @@ from sg_lava.errors import UserError
 from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
 
 EXACT = 1 << 53  # float64 represents every integer of magnitude up to this exactly
+F32_EXACT = 1 << 24  # float32 likewise
 # On the CPU a batch runs in chunks of samples whose largest layer holds about this many
 # bucket states: each element-wise pass then works in cache and still amortises torch's
 # per-call overhead (bench/reference_speed.py: at the DVS Gesture shape, chunks of 4
 # samples ran 2-3x faster than the whole batch of 64; at the SHD shape it keeps all 64).
 CHUNK_STATES = 1 << 18
+# Each layer runs a window of steps before the next layer starts, its synaptic sums for
+# all of them in one product: windows hold about this many drives (or inputs) per chunk.
+WINDOW_VALUES = 1 << 23
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -50,12 +61,15 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 def decay(x: Tensor, d: Tensor | int, bits: int) -> Tensor:
     """``sign(x*d) * (|x*d| >> bits)``: multiply by a fraction, round toward zero.
 
-    On float64 integers (``x*d`` below 2**53) the same value: scaling by a power of two and
-    truncating are exact.
+    On float64 integers the same value, provided ``x*d`` is below 2**53 and the result
+    below 2**31 (states of up to 32 bits: :meth:`FixedNetwork.float_layers` checks both):
+    scaling by a power of two is exact, and the conversion to int32 truncates toward zero
+    in one vectorised pass (torch's ``trunc`` is ~4x slower on this CPU, float64 to int64
+    ~15x).
     """
     if x.is_floating_point():
         y = x * (d * 2.0**-bits)  # d * 2**-bits: a few values, exact
-        return y.abs().floor_().copysign_(y)  # trunc; torch's own trunc is ~4x slower on CPU
+        return y.to(torch.int32).to(x.dtype)
     return torch.div(x * d, 1 << bits, rounding_mode="trunc")
 
 
@@ -180,10 +194,11 @@ def im2col(s: Tensor, layer: QuantLayer) -> Tensor:
 
 @dataclass
 class Synapse:
-    """One layer's weights, prepared once: int64 and float64 copies on the run's device.
+    """One layer's weights, prepared once: int64, float64 and float32 copies on the device.
 
-    Called with float64 payloads it sums in float64 (BLAS) and returns float64 integers;
-    with int64 payloads, in int64.
+    Called with int64 payloads it sums in int64. Called with float64 payloads (integers) it
+    returns float64 integers, summed in float32 where that is exact and faster (on the CPU,
+    see :meth:`limbs`), else in float64 (BLAS, or PyTorch's convolution).
 
     Per-synapse layers stack their K weight copies as extra outputs (dense rows, conv
     output channels), so one product gives every ``a^k``. ``row_l1`` is the largest sum of
@@ -193,34 +208,81 @@ class Synapse:
 
     layer: QuantLayer
     w_int: Tensor  # dense (in, outs) transposed for ``s @ w``; conv (outs, in*kH*kW)
-    w_float: Tensor
+    w_float: Tensor  # float64: dense as w_int; conv (outs, in, kH, kW)
+    w_single: Tensor | None  # the same in float32 (None: not exact, or not on the CPU)
     row_l1: int
 
     @classmethod
     def prepare(cls, layer: QuantLayer, device: torch.device) -> Synapse:
         w = np.asarray(layer.weight, dtype=np.int64)
-        rows = w.reshape(-1, *w.shape[-3 if layer.kind == "conv" else -1 :])  # (K*out, ...)
-        rows = rows.reshape(rows.shape[0], -1)  # one output per row
+        per_out = w.reshape(-1, *w.shape[-3 if layer.kind == "conv" else -1 :])  # (K*out, ...)
+        rows = per_out.reshape(per_out.shape[0], -1)  # one output per row
         w_int = torch.as_tensor(rows, device=device)
         if layer.kind == "dense":
             w_int = w_int.t().contiguous()
+            w_float = w_int.double()
+        else:
+            w_float = torch.as_tensor(per_out, device=device).double()
         row_l1 = int(np.abs(rows).sum(1).max()) if rows.size else 0
-        return cls(layer, w_int, w_int.double(), row_l1)
+        single = device.type == "cpu" and row_l1 < F32_EXACT
+        return cls(layer, w_int, w_float, w_float.float() if single else None, row_l1)
 
     def bound(self, s_max: int) -> int:
         """The largest magnitude a sum (or partial sum) reaches on inputs up to ``s_max``."""
         return self.row_l1 * s_max
+
+    def limbs(self, s_max: int) -> tuple[int, int]:
+        """``(n, bits)``: payloads up to ``s_max`` split into ``n`` limbs of ``bits`` bits
+        (the top one signed) whose float32 sums are exact: no partial sum of a limb's
+        product reaches 2**24. ``n`` is 0 where float32 is not to be used.
+
+        float32 products are used only where they are faster than one float64 product:
+        for dense layers when one limb holds the payloads (sgemm is ~2x dgemm), for conv
+        layers up to four (oneDNN's float32 convolution is 5-14x PyTorch's float64 one),
+        and only while PyTorch keeps float32 products in full precision.
+        """
+        if self.w_single is None or torch.get_float32_matmul_precision() != "highest":
+            return 0, 0
+        if 4 * self.bound(s_max) >= EXACT:  # the float64 recombination (partials < 3x)
+            return 0, 0
+        cap = (F32_EXACT - 1) // max(self.row_l1, 1)  # the largest limb magnitude allowed
+        bits = (cap + 1).bit_length() - 1  # unsigned limbs of bits bits stay <= cap
+        n, top = 1, s_max
+        while top > cap:
+            n += 1
+            top = (s_max >> (bits * (n - 1))) + 1  # the top limb's magnitude, at most
+        return (n, bits) if n <= (4 if self.layer.kind == "conv" else 1) else (0, 0)
+
+    def _product(self, s: Tensor, w: Tensor) -> Tensor:
+        L = self.layer
+        if L.kind == "dense":
+            return s.reshape(s.shape[0], -1) @ w
+        if not s.is_floating_point():
+            return w @ im2col(s, L)
+        s = s.reshape(s.shape[0], *L.in_shape)
+        return fn.conv2d(s, w, None, L.stride, L.padding, L.dilation)
 
     def __call__(self, s: Tensor) -> Tensor:
         """Integer sums ``a`` (batch, *shape), or (batch, K, *shape) per synapse, in the
         payloads' dtype (float64: exact only below the :meth:`bound` check's 2**53)."""
         L = self.layer
         B = s.shape[0]
-        w = self.w_float if s.is_floating_point() else self.w_int
-        if L.kind == "dense":
-            a = s.reshape(B, -1) @ w
+        if not s.is_floating_point():
+            a = self._product(s, self.w_int)
         else:
-            a = w @ im2col(s, L)
+            n, bits = self.limbs(int(s.abs().amax())) if s.numel() else (0, 0)
+            if n:  # Horner from the top limb: every partial value is an exact integer
+                digits = [s]
+                for _ in range(n - 1):
+                    high = (digits[-1] * 2.0**-bits).floor_()
+                    digits[-1] = digits[-1] - high * 2.0**bits
+                    digits.append(high)
+                a = self._product(digits.pop().float(), self.w_single).double()
+                while digits:
+                    part = self._product(digits.pop().float(), self.w_single).double()
+                    a = a * 2.0**bits + part
+            else:
+                a = self._product(s, self.w_float)
         if L.per_synapse:
             return a.reshape(B, L.K, *L.shape)
         return a.reshape(B, *L.shape)
@@ -233,12 +295,12 @@ def synapse(layer: QuantLayer, s: Tensor) -> Tensor:
 
 @dataclass
 class FixedState:
-    """Integer state of one layer (all int64)."""
+    """Integer state of one layer (all int64, or float64 integers)."""
 
     buckets: Tensor  # (batch, K, *shape): B^k, or q_k of the transposed cascade
     estimate: Tensor  # e
     y_prev: Tensor  # y(t-1)
-    pending: Tensor  # Lava-aligned timing: input of the previous step
+    pending: Tensor  # Lava-aligned timing: the input of the previous step
 
 
 def _channel(layer: QuantLayer, t: Tensor) -> Tensor:
@@ -307,8 +369,9 @@ class FixedNetwork:
         if self.float_sums is not None:
             return [self.float_sums] * len(self.synapses)
         spikes = 1 << (self.spec.state_bits - 1)
+        small = self.spec.state_bits <= 32  # :func:`decay` truncates through int32
         return [
-            self.layer_bound(i, input_max if i == 0 else spikes) < EXACT
+            small and self.layer_bound(i, input_max if i == 0 else spikes) < EXACT
             for i in range(len(self.synapses))
         ]
 
@@ -327,24 +390,34 @@ class FixedNetwork:
             )
         return states
 
-    def layer_step(
-        self, i: int, s: Tensor, st: FixedState, sat: Saturation
-    ) -> tuple[Tensor, FixedState]:
-        """One step of layer ``i`` on integer input payloads ``s``; returns (out, state).
-
-        ``out`` is the spike payload (hidden layers) or the readout ``x`` (output layer),
-        in the dtype of ``s`` and of the state (int64, or float64 integers).
-        """
+    def drives(self, i: int, s: Tensor, sat: Saturation) -> Tensor:
+        """Layer ``i``'s drives ``c`` (batch, T, [K,] *shape) from its input payloads ``s``
+        (batch, T, *in_shape) over a window of steps: the synaptic sums, in one product for
+        all the steps, shifted to state units and saturated."""
         layer, spec = self.qnet.layers[i], self.spec
         p = self.params[i][s.dtype]
-        n = layer.neuron
-        nb, db = spec.state_bits, spec.decay_bits
-        a = self.synapses[i](s)
+        nb = spec.state_bits
+        a = self.synapses[i](s.flatten(0, 1))  # the steps as extra samples
         if layer.kind == "conv":  # Lava's Conv wraps its accumulator to 24 bits
             a = sat.wrap(a, nb, i, "synapse")
         else:  # Lava's Dense keeps the sum exact in int32: beyond that is an overflow
             sat.count_outside(a, spec.sum_bits, i, "synapse")
-        c = sat.sat(shift(a, p.get("drive_shift", n.drive_exp)), nb, i, "drive")
+        c = sat.sat(shift(a, p.get("drive_shift", layer.neuron.drive_exp)), nb, i, "drive")
+        return c.unflatten(0, s.shape[:2])
+
+    def layer_step(
+        self, i: int, c: Tensor, st: FixedState, sat: Saturation
+    ) -> tuple[Tensor, FixedState]:
+        """One step of layer ``i`` from its drives ``c`` (:meth:`drives`, one step);
+        returns (out, state).
+
+        ``out`` is the spike payload (hidden layers) or the readout ``x`` (output layer),
+        in the dtype of ``c`` and of the state (int64, or float64 integers).
+        """
+        layer, spec = self.qnet.layers[i], self.spec
+        p = self.params[i][c.dtype]
+        n = layer.neuron
+        nb, db = spec.state_bits, spec.decay_bits
         B = st.buckets
         if layer.per_synapse:
             nxt = torch.cat([decay(B[:, 1:], p["leak"], db), torch.zeros_like(B[:, :1])], 1)
@@ -366,6 +439,27 @@ class FixedNetwork:
         out = torch.where(fire, theta, 0)
         estimate = sat.sat(pred + out, nb, i, "estimate")
         return out, FixedState(B, estimate, y, st.pending)
+
+    def layer_window(
+        self, i: int, s: Tensor, st: FixedState, timing: str, sat: Saturation
+    ) -> tuple[Tensor, FixedState]:
+        """Layer ``i`` over a window of steps: input payloads (batch, T, *in_shape) in,
+        outputs (batch, T, *shape) and the state after the window out.
+
+        The network is feedforward, so a layer can run a whole window before the next
+        one starts: its synaptic sums are then one large product instead of T small ones.
+        In Lava timing the synapse delivers each input one step late (``pending``).
+        """
+        if timing == "lava":
+            first = st.pending.reshape(s[:, :1].shape)  # in_shape, or the sender's shape
+            late = torch.cat([first, s[:, :-1]], 1)
+            s, st = late, FixedState(st.buckets, st.estimate, st.y_prev, s[:, -1])
+        c = self.drives(i, s, sat)
+        outs = []
+        for t in range(c.shape[1]):
+            out, st = self.layer_step(i, c[:, t], st, sat)
+            outs.append(out)
+        return torch.stack(outs, 1), st
 
     def run(
         self, x_int: Tensor | np.ndarray, timing: str | None = None
@@ -403,19 +497,23 @@ class FixedNetwork:
         stacked = [torch.cat(p) for p in zip(*parts)]
         return stacked[-1], stacked[:-1], sat.settle()
 
+    def window_steps(self, batch: int) -> int:
+        """Steps run per window: about :data:`WINDOW_VALUES` drives or inputs at once."""
+        per_step = max(
+            max(int(np.prod(L.in_shape)), (L.K if L.per_synapse else 1) * int(np.prod(L.shape)))
+            for L in self.qnet.layers
+        )
+        return max(1, WINDOW_VALUES // (max(batch, 1) * per_step))
+
     def _run_chunk(
         self, x_int: Tensor, timing: str, dtypes: list[torch.dtype], sat: Saturation
     ) -> list[Tensor]:
         """Every layer's outputs (batch, T, *shape), int64 on the CPU, for one chunk."""
         states = self.initial_state(x_int.shape[0], dtypes)
-        n = len(self.qnet.layers)
-        outs: list[list[Tensor]] = [[] for _ in range(n)]
-        for t in range(x_int.shape[1]):
-            s = x_int[:, t]
-            for i in range(n):
-                s, st = s.to(dtypes[i]), states[i]
-                if timing == "lava":
-                    s, st = st.pending, FixedState(st.buckets, st.estimate, st.y_prev, s)
-                s, states[i] = self.layer_step(i, s, st, sat)
+        outs: list[list[Tensor]] = [[] for _ in self.qnet.layers]
+        for window in x_int.split(self.window_steps(x_int.shape[0]), dim=1):
+            s = window
+            for i, dtype in enumerate(dtypes):
+                s, states[i] = self.layer_window(i, s.to(dtype), states[i], timing, sat)
                 outs[i].append(s)
-        return [torch.stack(o, 1).cpu().long() for o in outs]
+        return [torch.cat(o, 1).cpu().long() for o in outs]

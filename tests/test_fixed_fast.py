@@ -9,7 +9,7 @@ import torch.nn.functional as fn
 
 from sg_lava.export.neuron import GammaParams
 from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
-from sg_lava.fixed import EXACT, FixedNetwork, Synapse
+from sg_lava.fixed import EXACT, F32_EXACT, FixedNetwork, Synapse
 from sg_lava.quantize import quantize_network
 from tests.helpers import conv_net, dense_net, events
 
@@ -86,6 +86,58 @@ def test_above_the_bound_the_int64_path_is_taken_and_float_would_be_wrong():
     assert torch.equal(out, plain)
 
 
+def test_float32_limbs_are_exact_up_to_their_bound():
+    """One float32 limb while every partial sum stays below 2**24; beyond it, dense layers
+    go back to float64, and a float32 product would have rounded."""
+    rng = np.random.default_rng(2)
+    w = 2 * rng.integers(-127, 128, (5, 40))
+    w[:, 0] = 254
+    syn = Synapse.prepare(dense_layer(w), torch.device("cpu"))
+    cap = (F32_EXACT - 1) // syn.row_l1
+    assert syn.limbs(cap)[0] == 1 and syn.limbs(cap + 1) == (0, 0)
+    s = rng.integers(-cap, cap + 1, (4, 40))
+    r = int(np.abs(w).sum(1).argmax())
+    s[0] = np.sign(w[r]) * cap  # sample 0's sum at output r: row_l1 * cap, the bound
+    st = torch.as_tensor(s)
+    want = exact_sums(w, s)
+    assert want[0][r] == syn.row_l1 * cap
+    assert syn(st.double()).long().tolist() == want == syn(st).tolist()
+    big = st * 65 + 1  # past the float32 bound (odd sums): float64 sums, still exact
+    assert syn(big.double()).long().tolist() == exact_sums(w, big.numpy())
+    assert (big.float() @ syn.w_single).double().tolist() != exact_sums(w, big.numpy())
+
+
+def test_conv_sums_split_into_float32_limbs_equal_the_int64_sums():
+    rng = np.random.default_rng(3)
+    w = 2 * rng.integers(-127, 128, (2, 4, 3, 3, 3))  # per-synapse: K=2 copies
+    w[..., 0, 0] = 254
+    q, _ = quantize_network(conv_net(K=2, per_synapse=True))
+    conv = QuantLayer("conv", (3, 8, 8), (4, 8, 8), w, q.layers[0].neuron, padding=(1, 1))
+    syn = Synapse.prepare(conv, torch.device("cpu"))
+    payloads = torch.as_tensor(rng.integers(0, 2**23, (2, 3, 8, 8)))  # spikes up to 24 bits
+    payloads[:, :, 1:3, 1:3] = 2**23 - 1
+    n, bits = syn.limbs(2**23 - 1)
+    assert 2 <= n <= 4 and syn.row_l1 * (2**bits - 1) < F32_EXACT
+    want = torch.stack(
+        [fn.conv2d(payloads.double(), torch.as_tensor(wk).double(), None, 1, 1) for wk in w], 1
+    )
+    assert torch.equal(syn(payloads.double()).long(), want.long())
+    assert torch.equal(syn(payloads), want.long())
+    signed = payloads - 2**22  # negative payloads (inputs may be): the top limb is signed
+    assert torch.equal(syn(signed.double()).long(), syn(signed))
+
+
+def test_float32_limbs_are_not_used_when_torch_may_round_float32_products():
+    syn = Synapse.prepare(dense_layer(np.array([[2, 4]])), torch.device("cpu"))
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("high")  # TF32 / bf16 products are allowed
+        assert syn.limbs(3) == (0, 0)
+    finally:
+        torch.set_float32_matmul_precision(before)
+    assert syn.limbs(3)[0] == 1
+
+
 @pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 0, 1), (1, 2, 2)])
 def test_conv_sums_equal_pytorch_conv_and_hold_near_the_bound(stride, padding, dilation):
     rng = np.random.default_rng(1)
@@ -132,7 +184,7 @@ def test_wide_widths_run_in_int64_and_equal_the_plain_path():
     runs_equal(fast.run(xi), FixedNetwork(q, float_sums=False).run(xi))
 
 
-def test_chunks_of_the_batch_give_the_whole_batch_s_results(monkeypatch):
+def test_chunks_and_windows_give_the_whole_run_s_results(monkeypatch):
     import sg_lava.fixed as fixed
 
     net = conv_net(K=2)
@@ -144,6 +196,9 @@ def test_chunks_of_the_batch_give_the_whole_batch_s_results(monkeypatch):
     whole = ref.run(xi)
     monkeypatch.setattr(fixed, "CHUNK_STATES", 1)
     assert ref.chunk_size(5) == 1
+    runs_equal(ref.run(xi), whole)
+    monkeypatch.setattr(fixed, "WINDOW_VALUES", 1)  # every layer one step at a time
+    assert ref.window_steps(1) == 1
     runs_equal(ref.run(xi), whole)
 
 
