@@ -119,6 +119,7 @@ HEADROOM = 2.0  # calibrated ranges leave a factor 2 above the largest value see
 # value * 2**-copy_exp[k] in its own units.
 SumPeak = tuple[float, "np.ndarray | None"]
 MAX_FRAC_BITS = 20
+MIN_FRAC_BITS = 8  # payload scales are not made coarser than this (_fit_payloads)
 
 
 def quantize_network(
@@ -144,6 +145,7 @@ def quantize_network(
     sum_peaks: list[float | None] | None = None
     if calibration is not None:
         frac, sum_peaks = _calibrate(net, folded, spec, calibration)
+        frac = _fit_payloads(folded, spec, frac, sum_peaks)
     return _quantize(net, folded, spec, frac, sum_peaks)
 
 
@@ -226,6 +228,29 @@ def _quantize(
     return QuantizedNetwork(tuple(net.input_shape), layers, spec, net.timing), reports
 
 
+def _copies(module: GammaLayer, g: dict) -> Tensor:
+    """The weights the synapse stores: ``W``, or the K copies ``W * V^k`` per synapse."""
+    if module.per_synapse:
+        return g["weight"].unsqueeze(0) * g["bucket_weight"]
+    return g["weight"]
+
+
+def _sum_limits(
+    module: GammaLayer, spec: FixedPointSpec, in_frac: int, sum_peak: SumPeak | None, K: int
+) -> np.ndarray | None:
+    """Per weight copy, the largest exponent that keeps the calibrated synaptic sums
+    ``a = sum(weight * s)`` inside the range where Lava wraps them (24 bits for Conv, the
+    int32 accumulator, ``sum_bits``, for Dense); None without calibration. ``sum_peak``'s
+    value is the largest sum of the wide run in units of its largest copy's grid, so copy
+    ``k``'s sums there were ``value * 2**-offsets[k]`` at most."""
+    if not sum_peak:
+        return None
+    bits = spec.state_bits if module.kind == "conv" else spec.sum_bits
+    value, offsets = sum_peak
+    base = power_of_two_exp(value * HEADROOM, float((1 << (bits - 1)) - 1)) - in_frac
+    return np.full(K, base) + (0 if offsets is None else offsets)
+
+
 def _synapse_weight(
     module: GammaLayer,
     g: dict,
@@ -241,22 +266,15 @@ def _synapse_weight(
     of them in a delay-precise model at 4x, docs/resolution.md). ``weight_exp`` is then the
     largest copy's exponent and ``copy_exp[k]`` how much finer copy ``k`` is stored
     (``None`` when all share one grid). No exponent exceeds ``max_exp``, which keeps every
-    drive shift in range, nor lets a calibrated synaptic sum leave its range: ``sum_peak``'s
-    value is the largest sum of the wide run in units of its largest copy's grid, so copy
-    ``k``'s sums there were ``value * 2**-offsets[k]`` at most.
+    drive shift in range, nor lets a calibrated synaptic sum leave its range
+    (:func:`_sum_limits`).
     """
-    w = g["weight"]
-    if module.per_synapse:
-        w = g["weight"].unsqueeze(0) * g["bucket_weight"]
+    w = _copies(module, g)
     K = w.shape[0] if module.per_synapse else 1
     limits = np.full(K, max_exp)
-    if sum_peak:  # keep sums a = sum(weight * s) inside the range where Lava wraps them:
-        # 24 bits for Conv, the int32 accumulator (sum_bits) for Dense
-        bits = spec.state_bits if module.kind == "conv" else spec.sum_bits
-        bound = float((1 << (bits - 1)) - 1)
-        value, offsets = sum_peak
-        base = power_of_two_exp(value * HEADROOM, bound) - in_frac
-        limits = np.minimum(limits, base + (0 if offsets is None else offsets))
+    sums = _sum_limits(module, spec, in_frac, sum_peak, K)
+    if sums is not None:
+        limits = np.minimum(limits, sums)
     wexp = min(weight_exp(w, spec.weight_bits), int(limits.min()))
     if not module.per_synapse:
         wq, wexp, clipped, zeroed = quantize_weight(w.numpy(), spec.weight_bits, wexp)
@@ -267,6 +285,43 @@ def _synapse_weight(
     wq, _, clipped, zeroed = quantize_weight(w.numpy(), spec.weight_bits, exps.reshape(shape))
     copy_exp = (exps - wexp).astype(np.int64)
     return wq, wexp, copy_exp if copy_exp.any() else None, clipped, zeroed
+
+
+def _fit_payloads(
+    folded: list[tuple[GammaLayer, dict]],
+    spec: FixedPointSpec,
+    frac: list[int],
+    sum_peaks: list[SumPeak | None],
+) -> list[int]:
+    """State scales made coarser where a layer's spikes would push the next layer's weights
+    off their grid.
+
+    A hidden layer's spike payloads are its states, at its scale ``2**frac``; the next
+    layer's synaptic sums, payload times weight, must stay inside Lava's accumulator (24
+    bits for Conv). At the finest scale that the sender's states allow, that limit can fall
+    below the exponent the receiver's weights need, and they lose bits: in a conv-conv
+    network at the DVS Gesture shape every weight of the second conv rounded to 0. Each bit
+    the weights would lose is taken from the sender's scale instead (down to
+    :data:`MIN_FRAC_BITS`), where a few bits are cheap: the states keep 2**MIN_FRAC_BITS
+    steps per unit or more.
+    """
+    frac = list(frac)
+    for i in range(1, len(folded)):
+        module, g = folded[i]
+        w = _copies(module, g)
+        K = w.shape[0] if module.per_synapse else 1
+        limits = _sum_limits(module, spec, frac[i - 1], sum_peaks[i], K)
+        if limits is None or not float(w.abs().max()):
+            continue
+        need = (
+            copy_exps(w, spec.weight_bits)
+            if module.per_synapse
+            else [weight_exp(w, spec.weight_bits)]
+        )
+        short = int((np.asarray(need) - limits).max())
+        if short > 0:
+            frac[i - 1] = min(frac[i - 1], max(MIN_FRAC_BITS, frac[i - 1] - short))
+    return frac
 
 
 def _bias(module: GammaLayer, frac: int, spec: FixedPointSpec) -> tuple[np.ndarray, float]:

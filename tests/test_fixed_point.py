@@ -221,7 +221,8 @@ def test_pool_folding_equals_pool_then_conv():
 def test_calibration_keeps_dense_sums_inside_lavas_int32_accumulator():
     """64 hidden neurons fire together with payload theta0 = 1.0 (2^20 at 20 fraction
     bits) into weights of 1.0: the sum 64 * 2^20 * 2^7 would pass 2^31, where Lava's
-    Dense wraps. The calibrated weight exponent keeps it below, with headroom."""
+    Dense wraps. Calibration keeps it below, with headroom (the sender's scale gives the
+    bits, or the weight exponent)."""
     from sg_lava.fixed import FixedNetwork
     from sg_lava.quantize import quantize_network
 
@@ -267,10 +268,13 @@ def test_weight_bits_in_a_config_is_checked():
                       "weight_bits": 1})  # fmt: skip
 
 
-def test_calibration_limits_each_weight_copy_on_its_own_grid():
+def test_calibration_limits_each_weight_copy_on_its_own_grid(monkeypatch):
     """As above, per synapse, with copies W * V^k whose values fall 4x per bucket. Each copy
-    fills its own 8 bits, so each one's sums reach 2^31 alike: the calibrated limit lowers
+    fills its own 8 bits, so each one's sums reach 2^31 alike. The sender's state scale
+    gives the bit (the weights keep theirs); where it cannot, the calibrated limit lowers
     every copy's exponent by the same amount and the copies keep their own grids."""
+    import sg_lava.quantize as quantize
+
     net = dense_net([2, 64, 3], K=4, theta0=1.0, per_synapse=True)
     with torch.no_grad():
         net.gamma_layers[0].weight.zero_()
@@ -283,5 +287,37 @@ def test_calibration_limits_each_weight_copy_on_its_own_grid():
     _, spikes, sat = FixedNetwork(q).run(q.quantize_input(x.numpy()))
     assert int((spikes[0] != 0).sum()) >= 64
     assert (1, "synapse") not in sat.counts and sat.peaks[(1, "synapse")] < 2**30
+    assert q.layers[1].neuron.weight_exp == free.layers[1].neuron.weight_exp
+    assert q.layers[1].neuron.copy_exp.tolist() == [0, 2, 4, 6]
+    frac = q.layers[0].neuron.frac_bits
+    monkeypatch.setattr(quantize, "MIN_FRAC_BITS", frac + 1)  # the sender cannot give it
+    q, _ = quantize_network(net, calibration=x)
+    _, spikes, sat = FixedNetwork(q).run(q.quantize_input(x.numpy()))
+    assert q.layers[0].neuron.frac_bits == frac + 1
+    assert (1, "synapse") not in sat.counts and sat.peaks[(1, "synapse")] < 2**30
     assert q.layers[1].neuron.weight_exp < free.layers[1].neuron.weight_exp  # the limit bit
     assert q.layers[1].neuron.copy_exp.tolist() == [0, 2, 4, 6]
+
+
+def test_a_conv_after_a_conv_keeps_its_weights():
+    """At the sender's finest state scale its spike payloads (about 2**17 here) would push
+    the receiving Conv's sums past Lava's 24-bit accumulator unless its weights went 8 bits
+    coarser: all of them rounded to 0. The sender's scale gives those bits instead."""
+    from sg_lava.grid import weight_exp
+    from sg_lava.quantize import MAX_FRAC_BITS
+    from sg_lava.recipes import conv_config
+
+    torch.manual_seed(0)
+    net = GammaNetwork(conv_config(16, (4, 8), 3, K=2, theta0=0.1)).eval()
+    x = torch.poisson(torch.full((4, 12, *net.input_shape), 0.05))
+    q, reports = quantize_network(net, calibration=x)
+    wide, _ = quantize_network(net, FixedPointSpec(state_bits=40), calibration=x)
+    assert wide.layers[0].neuron.frac_bits == MAX_FRAC_BITS  # what the states alone allow
+    assert q.layers[0].neuron.frac_bits < MAX_FRAC_BITS  # coarser, for the next layer
+    folded = fold_pooling(net)[1][1]["weight"]
+    assert q.layers[1].neuron.weight_exp == weight_exp(folded, q.spec.weight_bits)
+    assert reports[1].weight_zeroed < 0.05
+    xi = q.quantize_input(x.numpy())
+    _, spikes, sat = FixedNetwork(q).run(xi)
+    assert sat.counts[(1, "synapse")] == 0  # and the sums stay inside the accumulator
+    assert float((spikes[1] != 0).double().mean()) > 0
