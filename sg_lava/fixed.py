@@ -61,15 +61,16 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 def decay(x: Tensor, d: Tensor | int, bits: int) -> Tensor:
     """``sign(x*d) * (|x*d| >> bits)``: multiply by a fraction, round toward zero.
 
-    On float64 integers the same value, provided ``x*d`` is below 2**53 and the result
-    below 2**31 (states of up to 32 bits: :meth:`FixedNetwork.float_layers` checks both):
-    scaling by a power of two is exact, and the conversion to int32 truncates toward zero
-    in one vectorised pass (torch's ``trunc`` is ~4x slower on this CPU, float64 to int64
-    ~15x).
+    On float64 or int32 integers the same value, in their dtype, provided ``x*d`` is below
+    2**53 and the result below 2**31 (states of up to 30 bits: :meth:`FixedNetwork.float_layers`
+    checks both): the product is taken in float64, scaling by a power of two is exact, and
+    the conversion to int32 truncates toward zero in one vectorised pass (torch's ``trunc``
+    is ~4x slower on this CPU, float64 to int64 ~15x).
     """
-    if x.is_floating_point():
-        y = x * (d * 2.0**-bits)  # d * 2**-bits: a few values, exact
-        return y.to(torch.int32).to(x.dtype)
+    if x.dtype in (torch.float64, torch.int32):
+        f = torch.as_tensor(d * 2.0**-bits, dtype=torch.float64, device=x.device)  # exact
+        y = (x * f).to(torch.int32)  # int32 * float64 -> float64
+        return y if x.dtype == torch.int32 else y.to(x.dtype)
     return torch.div(x * d, 1 << bits, rounding_mode="trunc")
 
 
@@ -86,6 +87,23 @@ def shift(x: Tensor, e: int | Tensor) -> Tensor:
         y = x * 2.0**e
         return y if e >= 0 else y.floor_()
     return x << e if e >= 0 else x >> -e
+
+
+def magnitude(x: Tensor) -> int:
+    """The largest ``|x|`` (0 for an empty tensor), without allocating ``|x|``."""
+    if not x.numel():
+        return 0
+    lo, hi = torch.aminmax(x)
+    return max(-int(lo), int(hi))
+
+
+def as_int64(x: Tensor) -> Tensor:
+    """Integers on the CPU as int64. float64 goes through int32 where it fits (one
+    vectorised pass; float64 to int64 is element by element on x86 without AVX-512)."""
+    x = x.cpu()
+    if x.is_floating_point() and magnitude(x) < 1 << 31:
+        return x.to(torch.int32).long()
+    return x.long()
 
 
 def wrap(x: Tensor, bits: int) -> Tensor:
@@ -270,7 +288,7 @@ class Synapse:
         if not s.is_floating_point():
             a = self._product(s, self.w_int)
         else:
-            n, bits = self.limbs(int(s.abs().amax())) if s.numel() else (0, 0)
+            n, bits = self.limbs(magnitude(s))
             if n:  # Horner from the top limb: every partial value is an exact integer
                 digits = [s]
                 for _ in range(n - 1):
@@ -295,12 +313,13 @@ def synapse(layer: QuantLayer, s: Tensor) -> Tensor:
 
 @dataclass
 class FixedState:
-    """Integer state of one layer (all int64, or float64 integers)."""
+    """Integer state of one layer: all int64, or (the float64 path) float64 integers with
+    int32 buckets."""
 
     buckets: Tensor  # (batch, K, *shape): B^k, or q_k of the transposed cascade
     estimate: Tensor  # e
     y_prev: Tensor  # y(t-1)
-    pending: Tensor  # Lava-aligned timing: the input of the previous step
+    last_out: Tensor  # the layer's output at the last step run (what its synapse still holds)
 
 
 def _channel(layer: QuantLayer, t: Tensor) -> Tensor:
@@ -369,7 +388,7 @@ class FixedNetwork:
         if self.float_sums is not None:
             return [self.float_sums] * len(self.synapses)
         spikes = 1 << (self.spec.state_bits - 1)
-        small = self.spec.state_bits <= 32  # :func:`decay` truncates through int32
+        small = self.spec.state_bits <= 30  # buckets in int32, three summands and all
         return [
             small and self.layer_bound(i, input_max if i == 0 else spikes) < EXACT
             for i in range(len(self.synapses))
@@ -380,12 +399,13 @@ class FixedNetwork:
         for layer, dtype in zip(self.qnet.layers, dtypes):
             kw = {"dtype": dtype, "device": self.device}
             z = torch.zeros(batch, *layer.shape, **kw)
+            buckets = torch.zeros(batch, layer.K, *layer.shape, **kw)
             states.append(
                 FixedState(
-                    buckets=torch.zeros(batch, layer.K, *layer.shape, **kw),
+                    buckets=buckets.int() if dtype == torch.float64 else buckets,
                     estimate=z,
                     y_prev=z.clone(),
-                    pending=torch.zeros(batch, *layer.in_shape, **kw),
+                    last_out=z.clone(),
                 )
             )
         return states
@@ -403,6 +423,8 @@ class FixedNetwork:
         else:  # Lava's Dense keeps the sum exact in int32: beyond that is an overflow
             sat.count_outside(a, spec.sum_bits, i, "synapse")
         c = sat.sat(shift(a, p.get("drive_shift", layer.neuron.drive_exp)), nb, i, "drive")
+        if c.is_floating_point():  # the float64 path keeps drives and buckets in int32
+            c = c.to(torch.int32)
         return c.unflatten(0, s.shape[:2])
 
     def layer_step(
@@ -411,11 +433,12 @@ class FixedNetwork:
         """One step of layer ``i`` from its drives ``c`` (:meth:`drives`, one step);
         returns (out, state).
 
-        ``out`` is the spike payload (hidden layers) or the readout ``x`` (output layer),
-        in the dtype of ``c`` and of the state (int64, or float64 integers).
+        ``out`` is the spike payload (hidden layers) or the readout ``x`` (output layer):
+        int64 on the int64 path; on the float64 path float64 integers, from int32 drives
+        and buckets (half the bytes of float64 in the step's largest passes).
         """
         layer, spec = self.qnet.layers[i], self.spec
-        p = self.params[i][c.dtype]
+        p = self.params[i][torch.int64 if c.dtype == torch.int64 else torch.float64]
         n = layer.neuron
         nb, db = spec.state_bits, spec.decay_bits
         B = st.buckets
@@ -431,35 +454,34 @@ class FixedNetwork:
             acc = (B * p["v"]).sum(1)
             x = sat.sat(shift(acc, -n.bucket_weight_exp) + p["bias"], nb, i, "readout")
         if layer.is_output:
-            return x, FixedState(B, st.estimate, st.y_prev, st.pending)
+            return x, FixedState(B, st.estimate, st.y_prev, st.last_out)
         y = x.clamp(min=0)
         theta = sat.sat(n.theta0 + shift(n.mf * st.y_prev, -spec.mf_bits), nb, i, "threshold")
         pred = decay(st.estimate, n.decay_out, db)
         fire = 2 * (y - pred) > theta
         out = torch.where(fire, theta, 0)
         estimate = sat.sat(pred + out, nb, i, "estimate")
-        return out, FixedState(B, estimate, y, st.pending)
+        return out, FixedState(B, estimate, y, st.last_out)
 
     def layer_window(
         self, i: int, s: Tensor, st: FixedState, timing: str, sat: Saturation
     ) -> tuple[Tensor, FixedState]:
-        """Layer ``i`` over a window of steps: input payloads (batch, T, *in_shape) in,
-        outputs (batch, T, *shape) and the state after the window out.
+        """Layer ``i`` over a window of W steps.
 
-        The network is feedforward, so a layer can run a whole window before the next
-        one starts: its synaptic sums are then one large product instead of T small ones.
-        In Lava timing the synapse delivers each input one step late (``pending``).
+        ``s`` (batch, W + 1, *in_shape) holds the input payloads of the step before the
+        window, then of its W steps; the result (batch, W + 1, *shape) holds the layer's
+        output likewise, so it is the next layer's ``s`` as it stands. In Lava timing the
+        synapse delivers each input one step late, so the drives come from ``s[:, :-1]``.
+
+        The network is feedforward, so a layer can run a whole window before the next one
+        starts: its synaptic sums are then one large product instead of W small ones.
         """
-        if timing == "lava":
-            first = st.pending.reshape(s[:, :1].shape)  # in_shape, or the sender's shape
-            late = torch.cat([first, s[:, :-1]], 1)
-            s, st = late, FixedState(st.buckets, st.estimate, st.y_prev, s[:, -1])
-        c = self.drives(i, s, sat)
-        outs = []
+        c = self.drives(i, s[:, :-1] if timing == "lava" else s[:, 1:], sat)
+        out = st.last_out.new_empty(c.shape[0], c.shape[1] + 1, *st.last_out.shape[1:])
+        out[:, 0] = st.last_out
         for t in range(c.shape[1]):
-            out, st = self.layer_step(i, c[:, t], st, sat)
-            outs.append(out)
-        return torch.stack(outs, 1), st
+            out[:, t + 1], st = self.layer_step(i, c[:, t], st, sat)
+        return out, FixedState(st.buckets, st.estimate, st.y_prev, out[:, -1])
 
     def run(
         self, x_int: Tensor | np.ndarray, timing: str | None = None
@@ -472,13 +494,19 @@ class FixedNetwork:
         """
         timing = timing or self.qnet.timing
         x_int = torch.as_tensor(np.asarray(x_int), dtype=torch.int64).to(self.device)
-        floats = self.float_layers(int(x_int.abs().max()) if x_int.numel() else 0)
+        x_max = magnitude(x_int)
+        floats = self.float_layers(x_max)
         dtypes = [torch.float64 if f else torch.int64 for f in floats]
+        # Each layer's input starts with the step before: a zero step before the first
+        lead = x_int.new_zeros(x_int.shape[0], x_int.shape[1] + 1, *x_int.shape[2:])
+        if floats[0] and x_max < 1 << 31:  # int64 to float64 is slow; via int32
+            lead, x_int = lead.to(torch.float64), x_int.to(torch.int32)
+        lead[:, 1:] = x_int
         # Calibrated networks rarely saturate: run with extremes only, and count per value
         # in a second run only if some value left its range.
-        out, spikes, sat = self._run(x_int, timing, dtypes, Saturation(counting=False))
+        out, spikes, sat = self._run(lead, timing, dtypes, Saturation(counting=False))
         if sat.exceeded:
-            out, spikes, sat = self._run(x_int, timing, dtypes, Saturation())
+            out, spikes, sat = self._run(lead, timing, dtypes, Saturation())
         return out, spikes, sat
 
     def chunk_size(self, batch: int) -> int:
@@ -506,14 +534,17 @@ class FixedNetwork:
         return max(1, WINDOW_VALUES // (max(batch, 1) * per_step))
 
     def _run_chunk(
-        self, x_int: Tensor, timing: str, dtypes: list[torch.dtype], sat: Saturation
+        self, lead: Tensor, timing: str, dtypes: list[torch.dtype], sat: Saturation
     ) -> list[Tensor]:
-        """Every layer's outputs (batch, T, *shape), int64 on the CPU, for one chunk."""
-        states = self.initial_state(x_int.shape[0], dtypes)
-        outs: list[list[Tensor]] = [[] for _ in self.qnet.layers]
-        for window in x_int.split(self.window_steps(x_int.shape[0]), dim=1):
-            s = window
+        """Every layer's outputs (batch, T, *shape), int64 on the CPU, for one chunk of
+        inputs (batch, T + 1, *input_shape) that start with a zero step."""
+        batch, steps = lead.shape[0], lead.shape[1] - 1
+        states = self.initial_state(batch, dtypes)
+        outs: list[list[Tensor]] = [[s.last_out[:, None][:, :0]] for s in states]
+        window = self.window_steps(batch)
+        for start in range(0, steps, window):
+            s = lead[:, start : start + window + 1]  # the step before, then the window's
             for i, dtype in enumerate(dtypes):
                 s, states[i] = self.layer_window(i, s.to(dtype), states[i], timing, sat)
-                outs[i].append(s)
-        return [torch.cat(o, 1).cpu().long() for o in outs]
+                outs[i].append(s[:, 1:])
+        return [as_int64(torch.cat(o, 1) if len(o) > 2 else o[-1]) for o in outs]
