@@ -97,6 +97,19 @@ def magnitude(x: Tensor) -> int:
     return max(-int(lo), int(hi))
 
 
+def float32_products_exact() -> bool:
+    """Whether PyTorch keeps float32 products in full precision on the CPU: no TF32 or
+    bf16 allowed for matmuls (``torch.set_float32_matmul_precision``) or for oneDNN's
+    convolutions (``torch.backends.mkldnn.conv.fp32_precision``)."""
+    if torch.get_float32_matmul_precision() != "highest":
+        return False
+    mkldnn = torch.backends.mkldnn
+    for backend in (mkldnn, getattr(mkldnn, "conv", None), getattr(mkldnn, "matmul", None)):
+        if getattr(backend, "fp32_precision", "none") not in ("none", "ieee"):
+            return False
+    return True
+
+
 def as_int64(x: Tensor) -> Tensor:
     """Integers on the CPU as int64. float64 goes through int32 where it fits (one
     vectorised pass; float64 to int64 is element by element on x86 without AVX-512)."""
@@ -259,7 +272,7 @@ class Synapse:
         layers up to four (oneDNN's float32 convolution is 5-14x PyTorch's float64 one),
         and only while PyTorch keeps float32 products in full precision.
         """
-        if self.w_single is None or torch.get_float32_matmul_precision() != "highest":
+        if self.w_single is None or not float32_products_exact():
             return 0, 0
         if 4 * self.bound(s_max) >= EXACT:  # the float64 recombination (partials < 3x)
             return 0, 0

@@ -136,6 +136,14 @@ def test_float32_limbs_are_not_used_when_torch_may_round_float32_products():
     finally:
         torch.set_float32_matmul_precision(before)
     assert syn.limbs(3)[0] == 1
+    conv = getattr(torch.backends.mkldnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):  # bf16 convolutions allowed
+        before = conv.fp32_precision
+        try:
+            conv.fp32_precision = "bf16"
+            assert syn.limbs(3) == (0, 0)
+        finally:
+            conv.fp32_precision = before
 
 
 @pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 0, 1), (1, 2, 2)])
