@@ -54,6 +54,9 @@ class Reference:
         return [t[:n].numpy() for t in (*self.spikes, self.output)]
 
 
+ZEROED_WARNING = 0.5  # share of a layer's non-zero weights rounded to 0 that the report flags
+
+
 @dataclass
 class ExportResult:
     """What ``sg-export`` wrote and what quantisation did."""
@@ -75,6 +78,12 @@ class ExportResult:
             )
         if self.saturation is None:
             lines.append("(no task recorded in the model: saturation not measured)")
+        for r in self.reports:
+            if r.weight_zeroed >= ZEROED_WARNING:
+                lines.append(
+                    f"warning: layer {r.index}: {100 * r.weight_zeroed:.0f}% of its non-zero "
+                    f"weights round to 0 on the {r.weight_bits}-bit grid (more weight_bits?)"
+                )
         return "\n".join(lines)
 
 

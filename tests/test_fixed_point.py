@@ -317,6 +317,15 @@ def test_a_conv_after_a_conv_keeps_its_weights():
     folded = fold_pooling(net)[1][1]["weight"]
     assert q.layers[1].neuron.weight_exp == weight_exp(folded, q.spec.weight_bits)
     assert reports[1].weight_zeroed < 0.05
+    from sg_lava.pipeline import ExportResult
+
+    table = ExportResult(q, reports, None, [0.0] * 3).table()
+    assert "warning" not in table
+    reports[1].weight_zeroed = 1.0  # what the report said before: it now flags it
+    assert (
+        "warning: layer 1: 100% of its non-zero weights round to 0"
+        in ExportResult(q, reports, None, [0.0] * 3).table()
+    )
     xi = q.quantize_input(x.numpy())
     _, spikes, sat = FixedNetwork(q).run(xi)
     assert sat.counts[(1, "synapse")] == 0  # and the sums stay inside the accumulator
