@@ -346,6 +346,8 @@ class FixedNetwork:
     None (default) runs in float64 every layer whose :meth:`layer_bound` proves it exact and
     in int64 the others; False forces int64 everywhere (the plain path the tests compare
     against); True forces float64 everywhere, proof or not (only for those tests).
+    ``wrap``: conv sums wrap to ``state_bits`` as Lava's Conv does (default); False keeps
+    them exact, for the quantiser's wide calibration run, which measures true values.
     """
 
     def __init__(
@@ -353,11 +355,13 @@ class FixedNetwork:
         qnet: QuantizedNetwork,
         device: str | torch.device | None = None,
         float_sums: bool | None = None,
+        wrap: bool = True,
     ) -> None:
         self.qnet = qnet
         self.spec = qnet.spec
         self.device = resolve_device(device)
         self.float_sums = float_sums
+        self.wrap = wrap
         dev = self.device
         self.synapses = [Synapse.prepare(layer, dev) for layer in qnet.layers]
         db = self.spec.decay_bits
@@ -431,8 +435,10 @@ class FixedNetwork:
         p = self.params[i][s.dtype]
         nb = spec.state_bits
         a = self.synapses[i](s.flatten(0, 1))  # the steps as extra samples
-        if layer.kind == "conv":  # Lava's Conv wraps its accumulator to 24 bits
+        if layer.kind == "conv" and self.wrap:  # Lava's Conv wraps its accumulator to 24 bits
             a = sat.wrap(a, nb, i, "synapse")
+        elif layer.kind == "conv":  # exact: only the largest sum is of interest
+            sat.count_outside(a, 64, i, "synapse")
         else:  # Lava's Dense keeps the sum exact in int32: beyond that is an overflow
             sat.count_outside(a, spec.sum_bits, i, "synapse")
         c = sat.sat(shift(a, p.get("drive_shift", layer.neuron.drive_exp)), nb, i, "drive")

@@ -330,3 +330,36 @@ def test_a_conv_after_a_conv_keeps_its_weights():
     _, spikes, sat = FixedNetwork(q).run(xi)
     assert sat.counts[(1, "synapse")] == 0  # and the sums stay inside the accumulator
     assert float((spikes[1] != 0).double().mean()) > 0
+
+
+def test_calibration_measures_exact_conv_sums_and_the_export_does_not_saturate():
+    """The wide calibration run must not wrap conv sums as Lava's 24-bit Conv does: its
+    wide payloads times wide weights pass any state width, and wrapped sums made every later
+    peak garbage (a trained DVS model then saturated 179 % of its values on its own
+    calibration inputs)."""
+    from sg_lava.grid import power_of_two_exp
+    from sg_lava.quantize import CALIBRATION_SPEC, MAX_FRAC_BITS, _quantize
+    from sg_lava.recipes import conv_config
+
+    torch.manual_seed(0)
+    net = GammaNetwork(conv_config(16, (4, 8), 3, K=2, theta0=0.5)).eval()
+    with torch.no_grad():  # states large enough for the scale to be calibrated below 20
+        for layer in net.gamma_layers[:2]:
+            layer.weight.mul_(10)
+    x = torch.poisson(torch.full((4, 12, *net.input_shape), 0.3))
+    wide, _ = _quantize(net, fold_pooling(net), CALIBRATION_SPEC, [16] * 3, None)
+    xw = wide.quantize_input(x.numpy())
+    _, _, wrapped = FixedNetwork(wide).run(xw)
+    _, _, exact = FixedNetwork(wide, wrap=False).run(xw)
+    assert wrapped.counts[(1, "synapse")] > 0  # Lava's wrap would have hit this run
+    assert exact.total == 0 and exact.peaks[(1, "synapse")] >= 2 ** (
+        CALIBRATION_SPEC.state_bits - 1
+    )
+    q, _ = quantize_network(net, calibration=x)
+    peak = max(v for (i, what), v in exact.peaks.items() if i == 1 and what != "synapse")
+    limit = 2 ** (q.spec.state_bits - 1) - 1
+    want = power_of_two_exp(2 * peak / 2**16, limit)
+    assert q.layers[1].neuron.frac_bits == want < MAX_FRAC_BITS  # from the exact peaks
+    _, spikes, sat = FixedNetwork(q).run(q.quantize_input(x.numpy()))
+    assert sat.total == 0, dict(sat.counts)
+    assert all(int((s != 0).sum()) > 100 for s in spikes)
