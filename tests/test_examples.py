@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,8 +85,10 @@ def test_shd_example_on_files_in_the_real_layout(tmp_path):
 
 @pytest.mark.slow
 def test_dvs_gesture_example_on_files_in_the_real_layout(tmp_path):
-    write_dvs_gesture(tmp_path / "data", train=True, seed=0)
-    write_dvs_gesture(tmp_path / "data", train=False, seed=1)
+    # 3000 events a sample: at 300 the first conv of this small network never fired, and
+    # the verification compared silence
+    write_dvs_gesture(tmp_path / "data", train=True, seed=0, events=3000)
+    write_dvs_gesture(tmp_path / "data", train=False, seed=1, events=3000)
     res = example(
         "dvs_gesture",
         "--data",
@@ -114,6 +117,10 @@ def test_dvs_gesture_example_on_files_in_the_real_layout(tmp_path):
         cwd=tmp_path,
     )
     assert_verified(res)
+    report = (tmp_path / "run" / "report.md").read_text()
+    table = report[report.index("events(ref)") :]  # the verification table
+    rows = re.findall(r"^\s+0\s+conv\s+\d+\s+(\d+)\s+(\d+)", table, re.M)
+    assert rows and int(rows[0][0]) > 0 and rows[0][0] == rows[0][1]  # the first conv fired
 
 
 @pytest.mark.slow
