@@ -44,7 +44,8 @@ def test_two_processes_train_the_model_of_one(tmp_path, mode):
         [*launcher, *TRAIN, "--mode", mode, "--out", str(two)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert res.returncode == 0, res.stderr[-2000:]
+    # the ranks' own errors come first; the launcher's summary last
+    assert res.returncode == 0, res.stderr[:4000] + "\n...\n" + res.stderr[-1500:]
     assert res.stdout.count("model: ") == 1  # only rank 0 reports
     a, _ = load_model(one)
     b, _ = load_model(two)
