@@ -428,9 +428,10 @@ class FixedNetwork:
         return states
 
     def drives(self, i: int, s: Tensor, sat: Saturation) -> Tensor:
-        """Layer ``i``'s drives ``c`` (batch, T, [K,] *shape) from its input payloads ``s``
-        (batch, T, *in_shape) over a window of steps: the synaptic sums, in one product for
-        all the steps, shifted to state units and saturated."""
+        """Layer ``i``'s drives ``c`` (T, batch, [K,] *shape) from its input payloads ``s``
+        (T, batch, *in_shape) over a window of steps: the synaptic sums, in one product for
+        all the steps, shifted to state units and saturated. Time-major, so that a step's
+        slice is contiguous."""
         layer, spec = self.qnet.layers[i], self.spec
         p = self.params[i][s.dtype]
         nb = spec.state_bits
@@ -487,20 +488,20 @@ class FixedNetwork:
     ) -> tuple[Tensor, FixedState]:
         """Layer ``i`` over a window of W steps.
 
-        ``s`` (batch, W + 1, *in_shape) holds the input payloads of the step before the
-        window, then of its W steps; the result (batch, W + 1, *shape) holds the layer's
+        ``s`` (W + 1, batch, *in_shape) holds the input payloads of the step before the
+        window, then of its W steps; the result (W + 1, batch, *shape) holds the layer's
         output likewise, so it is the next layer's ``s`` as it stands. In Lava timing the
-        synapse delivers each input one step late, so the drives come from ``s[:, :-1]``.
+        synapse delivers each input one step late, so the drives come from ``s[:-1]``.
 
         The network is feedforward, so a layer can run a whole window before the next one
         starts: its synaptic sums are then one large product instead of W small ones.
         """
-        c = self.drives(i, s[:, :-1] if timing == "lava" else s[:, 1:], sat)
-        out = st.last_out.new_empty(c.shape[0], c.shape[1] + 1, *st.last_out.shape[1:])
-        out[:, 0] = st.last_out
-        for t in range(c.shape[1]):
-            out[:, t + 1], st = self.layer_step(i, c[:, t], st, sat)
-        return out, FixedState(st.buckets, st.estimate, st.y_prev, out[:, -1])
+        c = self.drives(i, s[:-1] if timing == "lava" else s[1:], sat)
+        out = st.last_out.new_empty(c.shape[0] + 1, *st.last_out.shape)
+        out[0] = st.last_out
+        for t in range(c.shape[0]):
+            out[t + 1], st = self.layer_step(i, c[t], st, sat)
+        return out, FixedState(st.buckets, st.estimate, st.y_prev, out[-1])
 
     def run(
         self, x_int: Tensor | np.ndarray, timing: str | None = None
@@ -516,11 +517,11 @@ class FixedNetwork:
         x_max = magnitude(x_int)
         floats = self.float_layers(x_max)
         dtypes = [torch.float64 if f else torch.int64 for f in floats]
-        # Each layer's input starts with the step before: a zero step before the first
-        lead = x_int.new_zeros(x_int.shape[0], x_int.shape[1] + 1, *x_int.shape[2:])
+        # Time-major; each layer's input starts with the step before: a zero step first
+        lead = x_int.new_zeros(x_int.shape[1] + 1, *x_int.shape[:1], *x_int.shape[2:])
         if floats[0] and x_max < 1 << 31:  # int64 to float64 is slow; via int32
             lead, x_int = lead.to(torch.float64), x_int.to(torch.int32)
-        lead[:, 1:] = x_int
+        lead[1:] = x_int.transpose(0, 1)
         # Calibrated networks rarely saturate: run with extremes only, and count per value
         # in a second run only if some value left its range.
         out, spikes, sat = self._run(lead, timing, dtypes, Saturation(counting=False))
@@ -539,8 +540,8 @@ class FixedNetwork:
     def _run(
         self, x_int: Tensor, timing: str, dtypes: list[torch.dtype], sat: Saturation
     ) -> tuple[Tensor, list[Tensor], Saturation]:
-        chunk = self.chunk_size(x_int.shape[0])
-        parts = [self._run_chunk(x, timing, dtypes, sat) for x in x_int.split(chunk)]
+        chunk = self.chunk_size(x_int.shape[1])  # time-major: samples on dimension 1
+        parts = [self._run_chunk(x, timing, dtypes, sat) for x in x_int.split(chunk, dim=1)]
         stacked = [torch.cat(p) for p in zip(*parts)]
         return stacked[-1], stacked[:-1], sat.settle()
 
@@ -556,14 +557,15 @@ class FixedNetwork:
         self, lead: Tensor, timing: str, dtypes: list[torch.dtype], sat: Saturation
     ) -> list[Tensor]:
         """Every layer's outputs (batch, T, *shape), int64 on the CPU, for one chunk of
-        inputs (batch, T + 1, *input_shape) that start with a zero step."""
-        batch, steps = lead.shape[0], lead.shape[1] - 1
+        inputs (T + 1, batch, *input_shape), time-major, that start with a zero step."""
+        steps, batch = lead.shape[0] - 1, lead.shape[1]
         states = self.initial_state(batch, dtypes)
-        outs: list[list[Tensor]] = [[s.last_out[:, None][:, :0]] for s in states]
+        outs: list[list[Tensor]] = [[s.last_out[None][:0]] for s in states]
         window = self.window_steps(batch)
         for start in range(0, steps, window):
-            s = lead[:, start : start + window + 1]  # the step before, then the window's
+            s = lead[start : start + window + 1]  # the step before, then the window's
             for i, dtype in enumerate(dtypes):
                 s, states[i] = self.layer_window(i, s.to(dtype), states[i], timing, sat)
-                outs[i].append(s[:, 1:])
-        return [as_int64(torch.cat(o, 1) if len(o) > 2 else o[-1]) for o in outs]
+                outs[i].append(s[1:])
+        whole = [torch.cat(o) if len(o) > 2 else o[-1] for o in outs]
+        return [as_int64(o.transpose(0, 1)).contiguous() for o in whole]
