@@ -98,8 +98,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _, device = distributed.init_from_env(resolve_device(args.device))
     try:
         res = _train(args, str(device), user)
-    finally:
+    except BaseException:
         distributed.shutdown()
+        raise
+    distributed.shutdown(wait=True)
     if res is None:  # another rank than 0: rank 0 saves and reports
         return 0
     what = f"data: {args.data}" if user else f"task: {args.task}"

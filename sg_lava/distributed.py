@@ -82,7 +82,14 @@ def init_from_env(device: torch.device) -> tuple[Dist, torch.device]:
     return current(), device
 
 
-def shutdown() -> None:
-    """Leave the process group (no-op when not distributed)."""
+def shutdown(wait: bool = False) -> None:
+    """Leave the process group (no-op when not distributed).
+
+    ``wait``: first wait for every rank (after a run that ended normally), so that no rank
+    tears its connections down while rank 0 still evaluates and saves. After an error no
+    rank waits: ``torchrun`` stops the others when one fails.
+    """
     if td.is_available() and td.is_initialized():
+        if wait:
+            td.barrier()
         td.destroy_process_group()

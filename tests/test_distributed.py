@@ -51,3 +51,34 @@ def test_two_processes_train_the_model_of_one(tmp_path, mode):
     b, _ = load_model(two)
     for k, v in a.state_dict().items():
         torch.testing.assert_close(b.state_dict()[k], v, rtol=1e-4, atol=1e-5, msg=k)
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["normal", "error"])
+def test_train_waits_for_every_rank_before_leaving_unless_it_failed(monkeypatch, tmp_path, fails):
+    """After a normal run every rank meets at a barrier before tearing down (rank 0 may
+    still be evaluating); after an error none waits, or it would hang on the failed rank."""
+    import torch.distributed as td
+
+    from sg_lava import cli, distributed
+
+    calls: list[str] = []
+    monkeypatch.setattr(td, "is_initialized", lambda: True)
+    monkeypatch.setattr(td, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(td, "destroy_process_group", lambda: calls.append("destroy"))
+    monkeypatch.setattr(distributed, "init_from_env", lambda device: (distributed.Dist(), device))
+
+    def train(*args):
+        if fails:
+            raise RuntimeError("a rank failed")
+        return None  # a rank other than 0
+
+    monkeypatch.setattr(cli, "_train", train)
+    out = str(tmp_path / "model.pt")
+    args = cli.build_parser().parse_args(["train", "delay", "--device", "cpu", "--out", out])
+    if fails:
+        with pytest.raises(RuntimeError):
+            cli._cmd_train(args)
+        assert calls == ["destroy"]
+    else:
+        assert cli._cmd_train(args) == 0
+        assert calls == ["barrier", "destroy"]
