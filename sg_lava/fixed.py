@@ -19,7 +19,9 @@ way; outputs are int64.
 
 The network is feedforward, so each layer runs a window of steps before the next starts
 (:meth:`FixedNetwork.layer_window`): its synaptic sums for all those steps are one large
-product, and only the bucket recursion goes step by step. Saturations are counted per
+product (on the CPU, for sparse spikes into a dense layer, a sum of the weight rows that
+spiked), and only the bucket recursion goes step by step: on the CPU in one compiled loop
+per window (:mod:`sg_lava.fixed_kernel`), elsewhere in PyTorch. Saturations are counted per
 layer and per quantity, on the tensors, and read once per run.
 """
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 import torch
 import torch.nn.functional as fn
@@ -35,6 +38,7 @@ from torch import Tensor
 
 from sg_lava.errors import UserError
 from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
+from sg_lava.fixed_kernel import QUANTITIES, gamma_window, layer_arrays, sparse_product
 
 EXACT = 1 << 53  # float64 represents every integer of magnitude up to this exactly
 F32_EXACT = 1 << 24  # float32 likewise
@@ -43,6 +47,10 @@ F32_EXACT = 1 << 24  # float32 likewise
 # per-call overhead (bench/reference_speed.py: at the DVS Gesture shape, chunks of 4
 # samples ran 2-3x faster than the whole batch of 64; at the SHD shape it keeps all 64).
 CHUNK_STATES = 1 << 18
+# A dense layer's float64 sums on the CPU add only the weight rows of non-zero inputs when
+# at most this share of them is non-zero (bench/reference_speed.py, SHD shape: hidden
+# spikes at 0.05 summed 3x faster than by BLAS; Poisson inputs at 0.1, about as fast).
+SPARSE_SHARE = 1 / 16
 # Each layer runs a window of steps before the next layer starts, its synaptic sums for
 # all of them in one product: windows hold about this many drives (or inputs) per chunk.
 WINDOW_VALUES = 1 << 23
@@ -164,6 +172,14 @@ class Saturation:
         self._note((layer, what), x, bits, lambda: y != x)
         return y
 
+    def note_peak(self, peak: float, bits: int, layer: int, what: str) -> None:
+        """The largest magnitude ``what`` reached before saturation, from a loop that
+        saturated without counting (:mod:`sg_lava.fixed_kernel`; a run that does not count).
+        Conservative: a value of exactly ``-2**(bits-1)`` also marks the run as exceeded."""
+        key = (layer, what)
+        self._pending.setdefault(key, ([], []))[1].append(torch.tensor([-peak, peak]))
+        self._ranges[key] = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+
     def count_outside(self, x: Tensor, bits: int, layer: int, what: str) -> None:
         """Count values that do not fit ``bits`` signed bits, without changing them."""
         if bits >= 64:  # int64 holds it by construction
@@ -284,6 +300,13 @@ class Synapse:
             top = (s_max >> (bits * (n - 1))) + 1  # the top limb's magnitude, at most
         return (n, bits) if n <= (4 if self.layer.kind == "conv" else 1) else (0, 0)
 
+    def sparse(self, s: Tensor) -> bool:
+        """Whether float64 payloads ``s`` into this dense layer on the CPU are sparse
+        enough (:data:`SPARSE_SHARE`) to be summed row by row (:func:`sparse_product`)."""
+        if self.layer.kind != "dense" or s.device.type != "cpu" or not s.is_contiguous():
+            return False
+        return int(torch.count_nonzero(s)) <= SPARSE_SHARE * s.numel()
+
     def _product(self, s: Tensor, w: Tensor) -> Tensor:
         L = self.layer
         if L.kind == "dense":
@@ -312,6 +335,9 @@ class Synapse:
                 while digits:
                     part = self._product(digits.pop().float(), self.w_single).double()
                     a = a * 2.0**bits + part
+            elif self.sparse(s):
+                a = s.new_empty(B, self.w_float.shape[1])
+                sparse_product(s.reshape(B, -1).numpy(), self.w_float.numpy(), a.numpy())
             else:
                 a = self._product(s, self.w_float)
         if L.per_synapse:
@@ -348,6 +374,9 @@ class FixedNetwork:
     against); True forces float64 everywhere, proof or not (only for those tests).
     ``wrap``: conv sums wrap to ``state_bits`` as Lava's Conv does (default); False keeps
     them exact, for the quantiser's wide calibration run, which measures true values.
+    ``compiled``: None (default) runs float64 layers' steps on the CPU in one compiled loop
+    per window (:mod:`sg_lava.fixed_kernel`); False keeps PyTorch's step by step (the
+    path CUDA runs; the tests compare both).
     """
 
     def __init__(
@@ -356,14 +385,18 @@ class FixedNetwork:
         device: str | torch.device | None = None,
         float_sums: bool | None = None,
         wrap: bool = True,
+        compiled: bool | None = None,
     ) -> None:
         self.qnet = qnet
         self.spec = qnet.spec
         self.device = resolve_device(device)
         self.float_sums = float_sums
         self.wrap = wrap
+        self.compiled = self.device.type == "cpu" and compiled is not False
         dev = self.device
         self.synapses = [Synapse.prepare(layer, dev) for layer in qnet.layers]
+        # the compiled window loop's parameters (CPU, float64 path: :meth:`layer_window`)
+        self.arrays = [layer_arrays(layer, self.spec) for layer in qnet.layers]
         db = self.spec.decay_bits
         self.params: list[dict[torch.dtype, dict]] = []
         for layer in qnet.layers:
@@ -499,9 +532,36 @@ class FixedNetwork:
         c = self.drives(i, s[:-1] if timing == "lava" else s[1:], sat)
         out = st.last_out.new_empty(c.shape[0] + 1, *st.last_out.shape)
         out[0] = st.last_out
+        if self.compiled and c.dtype == torch.int32 and not sat.counting:
+            self._compiled_window(i, c, st, out[1:], sat)
+            return out, FixedState(st.buckets, st.estimate, st.y_prev, out[-1])
         for t in range(c.shape[0]):
             out[t + 1], st = self.layer_step(i, c[t], st, sat)
         return out, FixedState(st.buckets, st.estimate, st.y_prev, out[-1])
+
+    def _compiled_window(
+        self, i: int, c: Tensor, st: FixedState, out: Tensor, sat: Saturation
+    ) -> None:
+        """Layer ``i``'s steps over the window of drives ``c`` in one compiled loop
+        (:mod:`sg_lava.fixed_kernel`): the float64 path's arithmetic, on the CPU, in a run
+        that does not count (it records peaks; a value out of range makes the run redo
+        itself counting, on :meth:`layer_step`). Advances ``st`` in place, fills ``out``."""
+        layer = self.qnet.layers[i]
+        W, B = c.shape[:2]
+        N = int(np.prod(layer.shape))
+        peaks = np.zeros((B, len(QUANTITIES), N))
+        gamma_window(
+            c.view(W, B, -1, N).numpy(),
+            st.buckets.view(B, layer.K, N).numpy(),
+            st.estimate.view(B, N).numpy(),
+            st.y_prev.view(B, N).numpy(),
+            out.view(W, B, N).numpy(),
+            *self.arrays[i],
+            peaks,
+        )
+        what = QUANTITIES[:2] if layer.is_output else QUANTITIES
+        for q, peak in zip(what, peaks.max(axis=(0, 2)) if B and N else [0.0] * 4):
+            sat.note_peak(float(peak), self.spec.state_bits, i, q)
 
     def run(
         self, x_int: Tensor | np.ndarray, timing: str | None = None
@@ -522,6 +582,8 @@ class FixedNetwork:
         if floats[0] and x_max < 1 << 31:  # int64 to float64 is slow; via int32
             lead, x_int = lead.to(torch.float64), x_int.to(torch.int32)
         lead[1:] = x_int.transpose(0, 1)
+        # the compiled loops (sg_lava/fixed_kernel.py) use as many threads as torch does
+        numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
         # Calibrated networks rarely saturate: run with extremes only, and count per value
         # in a second run only if some value left its range.
         out, spikes, sat = self._run(lead, timing, dtypes, Saturation(counting=False))

@@ -38,8 +38,10 @@ def test_float_sums_equal_int64_sums_on_random_networks(build):
     xi = q.quantize_input(x.numpy())
     fast = FixedNetwork(q)
     assert all(fast.float_layers(int(np.abs(xi).max())))  # Loihi widths: all in float
+    assert fast.compiled  # on the CPU, the compiled window loop
     plain = FixedNetwork(q, float_sums=False).run(xi)
     runs_equal(fast.run(xi), plain)
+    runs_equal(FixedNetwork(q, compiled=False).run(xi), plain)  # PyTorch's steps (CUDA's)
     runs_equal(FixedNetwork(q, float_sums=True).run(xi), plain)
     assert sum(int((s != 0).sum()) for s in plain[1]) > 0  # spikes were compared
 
@@ -70,6 +72,23 @@ def test_sums_just_below_the_bound_are_exact_in_float():
     want = exact_sums(w, s)
     assert syn(st.double()).long().tolist() == want
     assert syn(st).tolist() == want
+
+
+def test_sparse_sums_are_exact_up_to_the_bound_and_taken_only_for_sparse_inputs():
+    rng = np.random.default_rng(1)
+    w = 2 * rng.integers(-127, 128, (7, 64))
+    w[:, 0] = 254
+    syn = Synapse.prepare(dense_layer(w), torch.device("cpu"))
+    s_max = (EXACT - 1) // syn.row_l1
+    s = np.zeros((6, 64), dtype=np.int64)
+    s[:, 0] = [s_max, -s_max, s_max - 1, 0, 1, -1]  # odd magnitudes near the top
+    s[np.arange(6), rng.integers(1, 64, 6)] = rng.integers(-s_max, s_max + 1, 6)
+    st = torch.as_tensor(s).double()
+    assert syn.sparse(st)  # 2 of 64 inputs per row
+    assert syn(st).long().tolist() == exact_sums(w, s)
+    dense = torch.as_tensor(rng.integers(1, 9, (6, 64))).double()
+    assert not syn.sparse(dense) and not syn.sparse(st[:, :1].expand(6, 64))  # not contiguous
+    assert syn(dense).long().tolist() == exact_sums(w, dense.long().numpy())
 
 
 def test_above_the_bound_the_int64_path_is_taken_and_float_would_be_wrong():
@@ -218,4 +237,5 @@ def test_a_run_that_saturates_is_redone_counting_and_clamps():
     fast, plain = FixedNetwork(q).run(xi), FixedNetwork(q, float_sums=False).run(xi)
     assert fast[2].total > 0  # it did saturate
     runs_equal(fast, plain)
+    runs_equal(FixedNetwork(q, compiled=False).run(xi), plain)
     assert int(fast[0].abs().max()) <= 2 ** (q.spec.state_bits - 1)
