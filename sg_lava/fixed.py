@@ -47,10 +47,11 @@ F32_EXACT = 1 << 24  # float32 likewise
 # per-call overhead (bench/reference_speed.py: at the DVS Gesture shape, chunks of 4
 # samples ran 2-3x faster than the whole batch of 64; at the SHD shape it keeps all 64).
 CHUNK_STATES = 1 << 18
-# A dense layer's float64 sums on the CPU add only the weight rows of non-zero inputs when
-# at most this share of them is non-zero (bench/reference_speed.py, SHD shape: hidden
-# spikes at 0.05 summed 3x faster than by BLAS; Poisson inputs at 0.1, about as fast).
-SPARSE_SHARE = 1 / 16
+# A dense layer's sums on the CPU add only the weight rows of non-zero inputs when at most
+# this share of them is non-zero (SHD shape, one thread: hidden spikes at 0.05 summed 3x
+# faster than by float64 BLAS, Poisson inputs at 0.1 2x faster than by float32 BLAS; at
+# 0.2 still 1.2x).
+SPARSE_SHARE = 1 / 8
 # Each layer runs a window of steps before the next layer starts, its synaptic sums for
 # all of them in one product: windows hold about this many drives (or inputs) per chunk.
 WINDOW_VALUES = 1 << 23
@@ -325,7 +326,12 @@ class Synapse:
             a = self._product(s, self.w_int)
         else:
             n, bits = self.limbs(magnitude(s))
-            if n:  # Horner from the top limb: every partial value is an exact integer
+            if n <= 1 and self.sparse(s):  # in float32 where one limb holds the payloads
+                w = self.w_single if n else self.w_float
+                a = torch.empty(B, w.shape[1], dtype=w.dtype, device=s.device)
+                sparse_product(s.reshape(B, -1).to(w.dtype).numpy(), w.numpy(), a.numpy())
+                a = a.double()
+            elif n:  # Horner from the top limb: every partial value is an exact integer
                 digits = [s]
                 for _ in range(n - 1):
                     high = (digits[-1] * 2.0**-bits).floor_()
@@ -335,9 +341,6 @@ class Synapse:
                 while digits:
                     part = self._product(digits.pop().float(), self.w_single).double()
                     a = a * 2.0**bits + part
-            elif self.sparse(s):
-                a = s.new_empty(B, self.w_float.shape[1])
-                sparse_product(s.reshape(B, -1).numpy(), self.w_float.numpy(), a.numpy())
             else:
                 a = self._product(s, self.w_float)
         if L.per_synapse:

@@ -128,8 +128,9 @@ def sparse_product(s, w, out):  # pragma: no cover - compiled
     """``out = s @ w`` adding only the rows of ``w`` whose input is non-zero: spikes are
     sparse, so a dense layer's sums cost a few rows each instead of all of them.
 
-    ``s`` (M, I), ``w`` (I, O) and ``out`` (M, O) float64 integers; exact in any order
-    while the partial sums stay below 2**53 (the caller's proof, ``Synapse.bound``).
+    ``s`` (M, I), ``w`` (I, O) and ``out`` (M, O) integers, all float64 or all float32;
+    exact in any order while the partial sums stay below 2**53, or 2**24 (the caller's
+    proof: ``Synapse.bound``, ``Synapse.limbs``).
     """
     for r in prange(s.shape[0]):
         o = out[r]

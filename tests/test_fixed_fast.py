@@ -124,6 +124,16 @@ def test_float32_limbs_are_exact_up_to_their_bound():
     big = st * 65 + 1  # past the float32 bound (odd sums): float64 sums, still exact
     assert syn(big.double()).long().tolist() == exact_sums(w, big.numpy())
     assert (big.float() @ syn.w_single).double().tolist() != exact_sums(w, big.numpy())
+    # sparse payloads are summed by rows, in float32 up to the same bound (the sum at r)
+    sparse = np.zeros((4, 40), dtype=np.int64)
+    sparse[0, :4] = np.sign(w[r, :4]) * cap
+    sparse[1:, 5] = [cap, -cap, 1]
+    ss = torch.as_tensor(sparse).double()
+    assert syn.sparse(ss) and syn.limbs(cap)[0] == 1
+    assert syn(ss).long().tolist() == exact_sums(w, sparse)
+    assert syn((ss * 65 + ss.sign()).contiguous()).long().tolist() == exact_sums(
+        w, sparse * 65 + np.sign(sparse)
+    )  # past the float32 bound, still sparse: summed in float64
 
 
 def test_conv_sums_split_into_float32_limbs_equal_the_int64_sums():
