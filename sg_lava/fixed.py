@@ -356,7 +356,7 @@ def synapse(layer: QuantLayer, s: Tensor) -> Tensor:
 @dataclass
 class FixedState:
     """Integer state of one layer: all int64, or (the float64 path) float64 integers with
-    int32 buckets."""
+    int32 buckets (float64 ones in the compiled loop)."""
 
     buckets: Tensor  # (batch, K, *shape): B^k, or q_k of the transposed cascade
     estimate: Tensor  # e
@@ -447,7 +447,11 @@ class FixedNetwork:
             for i in range(len(self.synapses))
         ]
 
-    def initial_state(self, batch: int, dtypes: list[torch.dtype]) -> list[FixedState]:
+    def initial_state(
+        self, batch: int, dtypes: list[torch.dtype], compiled: bool = False
+    ) -> list[FixedState]:
+        """Zero states. On the float64 path buckets are int32 for PyTorch's steps, float64
+        for the compiled loop (``compiled``, which :meth:`layer_window` then runs)."""
         states = []
         for layer, dtype in zip(self.qnet.layers, dtypes):
             kw = {"dtype": dtype, "device": self.device}
@@ -455,7 +459,7 @@ class FixedNetwork:
             buckets = torch.zeros(batch, layer.K, *layer.shape, **kw)
             states.append(
                 FixedState(
-                    buckets=buckets.int() if dtype == torch.float64 else buckets,
+                    buckets=buckets.int() if dtype == torch.float64 and not compiled else buckets,
                     estimate=z,
                     y_prev=z.clone(),
                     last_out=z.clone(),
@@ -535,7 +539,7 @@ class FixedNetwork:
         c = self.drives(i, s[:-1] if timing == "lava" else s[1:], sat)
         out = st.last_out.new_empty(c.shape[0] + 1, *st.last_out.shape)
         out[0] = st.last_out
-        if self.compiled and c.dtype == torch.int32 and not sat.counting:
+        if st.buckets.dtype == torch.float64:  # float64 path, compiled (initial_state)
             self._compiled_window(i, c, st, out[1:], sat)
             return out, FixedState(st.buckets, st.estimate, st.y_prev, out[-1])
         for t in range(c.shape[0]):
@@ -624,7 +628,7 @@ class FixedNetwork:
         """Every layer's outputs (batch, T, *shape), int64 on the CPU, for one chunk of
         inputs (T + 1, batch, *input_shape), time-major, that start with a zero step."""
         steps, batch = lead.shape[0] - 1, lead.shape[1]
-        states = self.initial_state(batch, dtypes)
+        states = self.initial_state(batch, dtypes, self.compiled and not sat.counting)
         outs: list[list[Tensor]] = [[s.last_out[None][:0]] for s in states]
         window = self.window_steps(batch)
         for start in range(0, steps, window):

@@ -8,8 +8,8 @@ samples in parallel (``prange``), each sample's states staying in cache for the 
 
 The arithmetic is the float64 path's (``sg_lava/fixed.py``): integers held in float64,
 exact because :meth:`FixedNetwork.float_layers` proved every intermediate below 2**53 and
-every state below 2**31. A product with a decay fraction (``d * 2**-decay_bits``) truncates
-toward zero through int32, which is the document's ``sign(x*d) * (|x*d| >> bits)``; a
+every state below 2**31. A product with a decay fraction (``d * 2**-decay_bits``) truncated
+toward zero is the document's ``sign(x*d) * (|x*d| >> bits)``; a
 shift by ``-e`` is a floor of the product with ``2**-e``. The branch-free inner loops over
 the neurons vectorise.
 
@@ -17,7 +17,9 @@ The loop does not count saturations: it records, per quantity, the largest magni
 before saturation, from which :class:`sg_lava.fixed.Saturation` reads the peaks and
 whether any value left its range, in which case the run is redone on the counting path
 (PyTorch's steps). So its results are used only where nothing saturated; it saturates all
-the same, which keeps a discarded run's values in range of their int32 stores.
+the same, as the document says. States stay float64 here (PyTorch's steps keep buckets in
+int32 to halve their passes' bytes; a sample's states here stay in cache, and each int32
+load and store would cost a conversion).
 Tests: ``tests/test_fixed_fast.py`` (equal to the plain int64 path) and the Lava equality
 tests.
 """
@@ -33,8 +35,8 @@ QUANTITIES = ("bucket", "readout", "threshold", "estimate")
 
 @njit(cache=True, inline="always")
 def _fraction(x: float, d: float) -> float:  # pragma: no cover - compiled
-    """``x * d`` truncated toward zero (``d`` a decay fraction; the result fits int32)."""
-    return float(np.int32(x * d))
+    """``x * d`` truncated toward zero (``d`` a decay fraction)."""
+    return np.trunc(x * d)
 
 
 @njit(cache=True, inline="always")
@@ -57,7 +59,7 @@ def _peak(pk, i: int, n: int, x: float) -> float:  # pragma: no cover - compiled
 @njit(cache=True, inline="always")
 def _bucket(q, k: int, n: int, x: float, pk, top: float) -> None:  # pragma: no cover
     """Store bucket ``k`` of neuron ``n``, saturated, after noting its peak."""
-    q[k, n] = np.int32(_saturate(_peak(pk, 0, n, x), top))
+    q[k, n] = _saturate(_peak(pk, 0, n, x), top)
 
 
 @njit(cache=True, parallel=True)
@@ -67,7 +69,7 @@ def gamma_window(
     """Advance every sample W steps.
 
     ``c`` (W, B, K or 1, N) int32 drives, already shifted and saturated; ``buckets``
-    (B, K, N) int32; ``estimate``, ``y_prev`` (B, N) and ``out`` (W, B, N) float64;
+    (B, K, N), ``estimate``, ``y_prev`` (B, N) and ``out`` (W, B, N) float64;
     ``decay`` and ``leak`` (K,) the fractions ``d_k * 2**-decay_bits`` and
     ``1 - d_k * 2**-decay_bits``; ``v`` (K, N) bucket weights; ``bias`` (N,);
     ``scalars`` (top, bucket-weight scale 2**-exp, theta0, m_f * 2**-mf_bits, decay_out
