@@ -16,7 +16,7 @@ compiled afresh: its per-sample cost at steady state is the difference over N - 
 (compile and start-up cancel out); N samples with compile are shown beside it. Lava's
 outputs are checked equal to the reference's. Prints a markdown table.
 
-    python bench/reference_speed.py [--batch 64] [--rounds 3] [--lava-samples 16] [--threads 1]
+    python bench/reference_speed.py [--batch 64] [--rounds 3] [--lava-samples 48] [--threads 1]
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument(
-        "--lava-samples", type=int, default=16, help="N: Lava on 1 and on N samples; 0: skip"
+        "--lava-samples", type=int, default=48, help="N: Lava on 1 and on N samples; 0: skip"
     )
     ap.add_argument("--threads", type=int, default=1, help="torch threads (reference, float)")
     args = ap.parse_args()
