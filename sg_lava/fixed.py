@@ -302,8 +302,9 @@ class Synapse:
         return (n, bits) if n <= (4 if self.layer.kind == "conv" else 1) else (0, 0)
 
     def sparse(self, s: Tensor) -> bool:
-        """Whether float64 payloads ``s`` into this dense layer on the CPU are sparse
-        enough (:data:`SPARSE_SHARE`) to be summed row by row (:func:`sparse_product`)."""
+        """Whether payloads ``s`` (float integers) into this dense layer on the CPU are
+        sparse enough (:data:`SPARSE_SHARE`) to be summed row by row (:func:`sparse_product`:
+        in float32 where one limb is exact, else float64), on either recursion path."""
         if self.layer.kind != "dense" or s.device.type != "cpu" or not s.is_contiguous():
             return False
         return int(torch.count_nonzero(s)) <= SPARSE_SHARE * s.numel()
