@@ -601,11 +601,12 @@ class FixedNetwork:
 
     def chunk_size(self, batch: int) -> int:
         """Samples run together: the whole batch on CUDA; on the CPU, about
-        :data:`CHUNK_STATES` bucket states in the largest layer."""
+        :data:`CHUNK_STATES` bucket states in the largest layer, and at least one sample
+        per torch thread (the compiled loop runs samples in parallel)."""
         if self.device.type != "cpu":
             return max(batch, 1)
         per_sample = max(layer.K * int(np.prod(layer.shape)) for layer in self.qnet.layers)
-        return max(1, min(batch, CHUNK_STATES // per_sample))
+        return max(1, min(batch, max(CHUNK_STATES // per_sample, torch.get_num_threads())))
 
     def _run(
         self, x_int: Tensor, timing: str, dtypes: list[torch.dtype], sat: Saturation
