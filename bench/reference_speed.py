@@ -16,7 +16,11 @@ compiled afresh: its per-sample cost at steady state is the difference over N - 
 (compile and start-up cancel out); N samples with compile are shown beside it. Lava's
 outputs are checked equal to the reference's. Prints a markdown table.
 
+``--steps`` also times the reference on PyTorch's steps (``FixedNetwork(compiled=False)``),
+interleaved with the rest, against the compiled loop that it runs by default.
+
     python bench/reference_speed.py [--batch 64] [--rounds 3] [--lava-samples 48] [--threads 1]
+        [--steps]
 """
 
 from __future__ import annotations
@@ -71,13 +75,17 @@ def measure(name: str, config: dict, steps: int, rate: float, args) -> dict:
     net, qnet, x = network(config, steps, rate, args.batch)
     xi = qnet.quantize_input(x.numpy())
     fixed = FixedNetwork(qnet, device="cpu")
-    ref, flt = [], []
+    stepwise = FixedNetwork(qnet, device="cpu", compiled=False)  # PyTorch's steps
+    ref, flt, steps_s = [], [], []
     with torch.no_grad():
-        net(x[:2])  # warm-up of both
+        net(x[:2])  # warm-up of all
         fixed.run(xi[:2])
+        stepwise.run(xi[:2])
         for _ in range(args.rounds):
             ref.append(seconds(lambda: fixed.run(xi)))
             flt.append(seconds(lambda: net(x)))
+            if args.steps:
+                steps_s.append(seconds(lambda: stepwise.run(xi)))
     out, spikes, _ = fixed.run(xi)
     row = {
         "shape": name,
@@ -87,6 +95,8 @@ def measure(name: str, config: dict, steps: int, rate: float, args) -> dict:
         "density": [float((s != 0).double().mean()) for s in spikes],
         "float_paths": fixed.float_layers(int(np.abs(xi).max())),
     }
+    if steps_s:
+        row["steps_sps"] = args.batch / min(steps_s)
     if args.lava_samples:
         from sg_lava.processes.runner import run_samples
 
@@ -116,6 +126,11 @@ def main() -> None:
         "--lava-samples", type=int, default=48, help="N: Lava on 1 and on N samples; 0: skip"
     )
     ap.add_argument("--threads", type=int, default=1, help="torch threads (reference, float)")
+    ap.add_argument(
+        "--steps",
+        action="store_true",
+        help="also time the reference on PyTorch's steps (compiled=False), interleaved",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = [measure(name, *spec, args) for name, spec in SHAPES.items()]
@@ -142,6 +157,13 @@ def main() -> None:
             f"| {r['shape']} | {r['ref_sps']:.1f} | {r['float_sps']:.1f} | "
             f"{r['ref_sps'] / r['float_sps']:.2f}x | {lava_cols} | {dens} | {paths} |"
         )
+    for r in rows:
+        if "steps_sps" in r:
+            print(
+                f"\n{r['shape']}: reference on PyTorch's steps (compiled=False) "
+                f"{r['steps_sps']:.1f} samples/s, compiled loop {r['ref_sps']:.1f} "
+                f"({r['ref_sps'] / r['steps_sps']:.2f}x)"
+            )
 
 
 if __name__ == "__main__":
