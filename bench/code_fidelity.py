@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from sg_lava import dynamics
-from sg_lava.pipeline import Pipeline
-from sg_lava.tasks import task_split
-from sg_lava.timing import pad_steps
+from sg_lava.data.tasks import task_split
+from sg_lava.deploy.pipeline import Pipeline
+from sg_lava.model import dynamics
+from sg_lava.model.timing import pad_steps
 
 ACTIVE = 0.05  # y above this counts as an active step
 

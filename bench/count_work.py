@@ -16,7 +16,7 @@ import sys
 from sg_lava.cli import main
 
 WATCH = {  # label: (file, function)
-    "model loaded": ("model_io.py", "read_model_file"),
+    "model loaded": ("modelfile.py", "read_model_file"),
     "quantised": ("quantize.py", "quantize_network"),
     "_quantize passes": ("quantize.py", "_quantize"),
     "fold_pooling": ("quantize.py", "fold_pooling"),

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from sg_lava.pipeline import Pipeline
-from sg_lava.tasks import task_split
+from sg_lava.data.tasks import task_split
+from sg_lava.deploy.pipeline import Pipeline
 
 
 def gap_errors(model: Path, n_test: int | None) -> tuple[float, dict[int, tuple[int, int]]]:

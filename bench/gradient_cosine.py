@@ -17,12 +17,12 @@ import sys
 
 import torch
 
-from sg_lava.credit import CREDITS, train_batch_traced
-from sg_lava.network import GammaNetwork
-from sg_lava.recipes import dense_config, recipe
-from sg_lava.tasks import make_task
-from sg_lava.timing import pad_steps, shift_mask
-from sg_lava.training import train_batch_bptt
+from sg_lava.data.recipes import dense_config, recipe
+from sg_lava.data.tasks import make_task
+from sg_lava.model.network import GammaNetwork
+from sg_lava.model.timing import pad_steps, shift_mask
+from sg_lava.training.config import CREDITS
+from sg_lava.training.steps import train_batch_bptt, train_batch_online
 
 GROUPS = ("weight", "bias", "bucket_weight", "alpha_logit")
 
@@ -59,7 +59,7 @@ def measure(hidden: list[int], resolution: int, batch: int, seed: int, theta0: f
     ref = gradients(net, train_batch_bptt, x, data.y, mask, "ce", 3)
     out = {}
     for credit in CREDITS:
-        got = gradients(net, train_batch_traced, x, data.y, mask, "ce", 3, credit=credit)
+        got = gradients(net, train_batch_online, x, data.y, mask, "ce", 3, credit=credit)
         out[credit] = {n: cosine(got[n], ref[n]) for n in ref}
     return out
 

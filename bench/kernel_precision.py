@@ -13,7 +13,7 @@ At 1x a stage with alpha = 0 is an exact one-step delay, so a cascade can be a d
 (std 0); at finer steps each stage must be r steps long on average, and the kernel tends to
 the continuous gamma density, std ``M / sqrt(k - 1)``. This script prints that bound for
 the delay-precise task's delay, checked against the moments of the equal-stage cascade
-(``sg_lava.dynamics.kernel_moments``, tested against simulated impulse responses):
+(``sg_lava.model.dynamics.kernel_moments``, tested against simulated impulse responses):
 
     python bench/kernel_precision.py [--delay 12] [--K 8 16 32] [--resolutions 1 2 4 8 16]
 """
@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from sg_lava import dynamics
+from sg_lava.model import dynamics
 
 
 def bound(delay: float, k: int, r: int) -> float:
@@ -36,7 +36,7 @@ def bound(delay: float, k: int, r: int) -> float:
 def equal_stages(delay: float, k: int, r: int) -> tuple[float, float]:
     """Mean and std (physical steps) of bucket ``k`` when the first bucket has alpha 0 and
     the stages share the delay equally (each at least one step: at 1x a short delay leaves
-    stages unused, as a delay line would), from :func:`sg_lava.dynamics.kernel_moments`."""
+    stages unused, as a delay line would), from :func:`sg_lava.model.dynamics.kernel_moments`."""
     steps = delay * r
     used = min(k - 1, int(steps))
     alpha = torch.zeros(used + 1, dtype=torch.float64)

@@ -18,9 +18,9 @@ import torch
 from common import timed_samples
 
 import sg_lava  # noqa: F401
-from sg_lava.network import GammaNetwork
+from sg_lava.model.network import GammaNetwork
 from sg_lava.processes.builder import LavaNetwork
-from sg_lava.quantize import quantize_network
+from sg_lava.reference.quantize import quantize_network
 
 SHAPES = {
     "dense 700-256-256-20": {

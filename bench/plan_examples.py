@@ -19,13 +19,13 @@ import numpy as np
 import torch
 
 import sg_lava  # noqa: F401
+from sg_lava.data.recipes import conv_config
 from sg_lava.export import hdf5
 from sg_lava.export.neuron import GammaParams
 from sg_lava.export.plan import format_plan, plan_network
 from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
-from sg_lava.network import GammaNetwork
-from sg_lava.quantize import quantize_network
-from sg_lava.recipes import conv_config
+from sg_lava.model.network import GammaNetwork
+from sg_lava.reference.quantize import quantize_network
 
 SHD = {
     "input_shape": [700],

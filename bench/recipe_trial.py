@@ -20,19 +20,20 @@ from pathlib import Path
 
 import torch
 
-from sg_lava import network, recipes
-from sg_lava.experiment import train_task
+from sg_lava.data import recipes
+from sg_lava.model import config
+from sg_lava.training.experiment import train_task
 
 
 def apply(recipe: dict, setting: str) -> None:
     """Set ``a.b=JSON`` in ``recipe`` (the path must exist, or be a network setting of
-    :data:`sg_lava.network.DEFAULTS`: a typo is an error)."""
+    :data:`sg_lava.model.config.DEFAULTS`: a typo is an error)."""
     path, _, value = setting.partition("=")
     *parents, leaf = path.split(".")
     node = recipe
     for key in parents:
         node = node[key]
-    if leaf not in node and not (parents == ["network"] and leaf in network.DEFAULTS):
+    if leaf not in node and not (parents == ["network"] and leaf in config.DEFAULTS):
         raise SystemExit(f"--set {setting}: the recipe has no {path!r}")
     node[leaf] = json.loads(value)
 

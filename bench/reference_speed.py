@@ -33,11 +33,11 @@ import numpy as np
 import torch
 
 import sg_lava  # noqa: F401
-from sg_lava.fixed import FixedNetwork
-from sg_lava.network import GammaNetwork
-from sg_lava.quantize import quantize_network
-from sg_lava.recipes import conv_config, dense_config
-from sg_lava.timing import pad_steps
+from sg_lava.data.recipes import conv_config, dense_config
+from sg_lava.model.network import GammaNetwork
+from sg_lava.model.timing import pad_steps
+from sg_lava.reference.fixed import FixedNetwork
+from sg_lava.reference.quantize import quantize_network
 
 NEURON = {"K": 8, "F": 0.5, "theta0": 0.1, "timing": "lava"}  # hidden spike density ~0.05 (SHD)
 SHAPES = {

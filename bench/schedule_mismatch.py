@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from sg_lava.experiment import train_task
-from sg_lava.schedule import evaluate_in
+from sg_lava.deploy.schedule import evaluate_in
+from sg_lava.training.experiment import train_task
 
 TIMINGS = ("zero", "lava")
 

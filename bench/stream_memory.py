@@ -2,7 +2,7 @@
 
 Writes a small SHD-format dataset (tests/helpers.py ``write_hsd``: the real HDF5 layout,
 700 channels) and, for each number of bins in a fresh process, trains a 700-H-4 network
-(K=4, online) for one epoch on it through :func:`sg_lava.datasets.tonic_split` (DataLoader,
+(K=4, online) for one epoch on it through :func:`sg_lava.data.datasets.tonic_split` (DataLoader,
 ``--workers`` processes binning with tonic's ToFrame). Reported: the peak resident set of
 the training process and of the largest worker, and what the old loader's single dense
 tensor of the split would have taken (n x bins x 700 float32).
@@ -28,10 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def child(data: str, bins: int, batch: int, hidden: int, workers: int) -> dict:
     import torch
 
-    from sg_lava.datasets import tonic_split
-    from sg_lava.network import GammaNetwork
-    from sg_lava.recipes import dense_config
-    from sg_lava.training import TrainConfig, train
+    from sg_lava.data.datasets import tonic_split
+    from sg_lava.data.recipes import dense_config
+    from sg_lava.model.network import GammaNetwork
+    from sg_lava.training.config import TrainConfig
+    from sg_lava.training.loop import train
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

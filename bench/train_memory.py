@@ -1,7 +1,7 @@
 """Peak memory and time per step of online (one-step or traces) vs BPTT training, for growing T.
 
 Modes: ``online`` (credit ``step``: the current step only), ``alpha`` and ``traces``
-(online with the forward-mode traces of :mod:`sg_lava.credit`; ``traces`` here ignores
+(online with the forward-mode traces of :mod:`sg_lava.training.credit`; ``traces`` here ignores
 the memory budget) and ``bptt``.
 
 Each (mode, T) runs in a fresh process: build a 2-64-3 network (K=8) and the batch of 32
@@ -36,10 +36,9 @@ def child(mode: str, steps: int, args: argparse.Namespace) -> dict:
 
     import torch
 
-    from sg_lava.credit import train_batch_traced
-    from sg_lava.network import GammaNetwork
-    from sg_lava.recipes import dense_config
-    from sg_lava.training import train_batch_bptt, train_batch_online
+    from sg_lava.data.recipes import dense_config
+    from sg_lava.model.network import GammaNetwork
+    from sg_lava.training.steps import train_batch_bptt, train_batch_online
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -47,8 +46,8 @@ def child(mode: str, steps: int, args: argparse.Namespace) -> dict:
     net = GammaNetwork(dense_config(args.inputs, hidden, args.outputs, K=8))
     fn = {
         "online": train_batch_online,
-        "alpha": functools.partial(train_batch_traced, credit="alpha"),
-        "traces": functools.partial(train_batch_traced, credit="traces", budget_mb=1e9),
+        "alpha": functools.partial(train_batch_online, credit="alpha"),
+        "traces": functools.partial(train_batch_online, credit="traces", budget_mb=1e9),
         "bptt": train_batch_bptt,
     }[mode]
     batch, n_out = args.batch, args.outputs

@@ -17,13 +17,13 @@ import time
 
 import torch
 
+from sg_lava.data.recipes import dense_config, recipe
+from sg_lava.data.tasks import make_task
 from sg_lava.devices import DEVICE_HELP, resolve_device
-from sg_lava.experiment import recipe_config
-from sg_lava.network import GammaNetwork
-from sg_lava.recipes import dense_config, recipe
-from sg_lava.tasks import make_task
-from sg_lava.timing import pad_steps, shift_mask
-from sg_lava.training import train_batch_online
+from sg_lava.model.network import GammaNetwork
+from sg_lava.model.timing import pad_steps, shift_mask
+from sg_lava.training.experiment import recipe_config
+from sg_lava.training.steps import train_batch_online
 
 SHAPE = (700, [256, 256], 20)
 K, STEPS, BATCH = 8, 100, 64

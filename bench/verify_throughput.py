@@ -21,13 +21,13 @@ import torch
 from common import timed_samples
 
 import sg_lava  # noqa: F401
-from sg_lava.fixed import FixedNetwork
-from sg_lava.network import GammaNetwork
+from sg_lava.data.recipes import dense_config, recipe
+from sg_lava.data.tasks import make_task
+from sg_lava.model.network import GammaNetwork
+from sg_lava.model.timing import pad_steps
 from sg_lava.processes.runner import run_samples
-from sg_lava.quantize import quantize_network
-from sg_lava.recipes import dense_config, recipe
-from sg_lava.tasks import make_task
-from sg_lava.timing import pad_steps
+from sg_lava.reference.fixed import FixedNetwork
+from sg_lava.reference.quantize import quantize_network
 
 
 def delay_network():

@@ -24,8 +24,8 @@ import torch
 from reference_speed import SHAPES, network
 
 import sg_lava  # noqa: F401
-from sg_lava.fixed import FixedNetwork
 from sg_lava.processes.runner import run_samples
+from sg_lava.reference.fixed import FixedNetwork
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 A per-synapse layer is exported as K copies of its weights, ``W * V^k``, as mantissas of
 ``--bits`` bits, each copy on its own grid (``copy_exp``, ``per copy``); before format 2.0
 one exponent held the whole layer (``shared``). This rounds the float model's weights both
-ways (:func:`sg_lava.grid.on_weight_grid`, the rounding sg-export and training on the grid
+ways (:func:`sg_lava.model.grid.on_weight_grid`, the rounding sg-export and training on the grid
 use) and prints the float model's test accuracy for each: what the weight grid alone
 costs, before any integer dynamics.
 
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from sg_lava.grid import on_weight_grid
-from sg_lava.pipeline import Pipeline
-from sg_lava.tasks import task_split
-from sg_lava.training import float_accuracy
+from sg_lava.data.tasks import task_split
+from sg_lava.deploy.pipeline import Pipeline
+from sg_lava.model.grid import on_weight_grid
+from sg_lava.training.loop import float_accuracy
 
 
 @torch.no_grad()

@@ -9,7 +9,7 @@ network says which of five ITDs aligns them, as a sound-localisation circuit wou
 
 import sys
 
-from sg_lava.examples import synthetic_main
+from sg_lava.cli.examples import synthetic_main
 
 if __name__ == "__main__":
     sys.exit(synthetic_main("coincidence", "Coincidence detection (ITD) on Lava", __doc__))

@@ -9,7 +9,7 @@ target delay, by another delay, or comes first. Runs anywhere in about two minut
 
 import sys
 
-from sg_lava.examples import synthetic_main
+from sg_lava.cli.examples import synthetic_main
 
 if __name__ == "__main__":
     sys.exit(synthetic_main("delay", "Delay detection on Lava", __doc__))

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import sys
 
-from sg_lava.cli import guarded
-from sg_lava.examples import dataset_parser, deploy_dataset
-from sg_lava.recipes import conv_config
+from sg_lava.cli.examples import dataset_main, dataset_parser
 
 
 def main(argv=None) -> int:
@@ -30,10 +28,11 @@ def main(argv=None) -> int:
     ap.add_argument("--channels", type=int, nargs=2, default=(8, 16), help="conv channels")
     args = ap.parse_args(argv)
 
-    def run() -> int:
+    def build():
         import tonic
 
-        from sg_lava.datasets import tonic_split
+        from sg_lava.data.datasets import tonic_split
+        from sg_lava.data.recipes import conv_config
 
         W, _, P = tonic.datasets.DVSGesture.sensor_size
         opts = {
@@ -49,9 +48,9 @@ def main(argv=None) -> int:
             args.size, tuple(args.channels), 11, K=args.K, per_synapse=args.per_synapse
         )
         title = f"DVS Gesture on Lava ({args.size}x{args.size}, {args.bins} steps)"
-        return deploy_dataset("dvs_gesture", title, args, config, train, test, stored_test=2)
+        return title, config, train, test
 
-    return guarded("dvs_gesture", run)
+    return dataset_main("dvs_gesture", args, build, stored_test=2)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ spikes. The network classifies the distance into four bins. Runs on a laptop CPU
 
 import sys
 
-from sg_lava.examples import synthetic_main
+from sg_lava.cli.examples import synthetic_main
 
 if __name__ == "__main__":
     sys.exit(synthetic_main("echo", "Echo-location on Lava", __doc__))

@@ -6,7 +6,7 @@ window, all scaled by r; noise rate / r) and decays alpha**(1/r), so the buckets
 the same physical time constants. For every task, resolution and training mode (online
 with the default credit, BPTT) the script trains the recipe and reports the held-out
 accuracy of the float model and of the fixed-point network sg-export would write
-(the same :class:`~sg_lava.pipeline.Pipeline` quantisation, run by the integer reference),
+(the same :class:`~sg_lava.deploy.pipeline.Pipeline` quantisation, run by the integer reference),
 for the epoch with the best validation accuracy (``MODEL.best.pt``, the model one deploys;
 the validation split has a seed of its own) — the last epoch's figures are kept in the rows
 as ``last_float`` and ``last_fixed``. ``--rescore`` measures the rows again from the model
@@ -29,10 +29,10 @@ import json
 import sys
 from pathlib import Path
 
-from sg_lava.cli import guarded
-from sg_lava.examples import example_parser
+from sg_lava.cli.base import guarded
+from sg_lava.cli.examples import example_parser
+from sg_lava.training.config import MODES
 
-MODES = ("online", "bptt")
 BEGIN, END = "<!-- resolution table -->", "<!-- end resolution table -->"
 
 
@@ -48,9 +48,9 @@ def mode_label(mode: str, credit: str | None) -> str:
 
 def train_row(task: str, r: int, mode: str, args) -> dict:
     """Train one (task, resolution, mode) and measure float and exported fixed point."""
-    from sg_lava.checkpoints import RunFiles
-    from sg_lava.experiment import train_task
-    from sg_lava.pipeline import Pipeline
+    from sg_lava.deploy.pipeline import Pipeline
+    from sg_lava.training.checkpoints import RunFiles
+    from sg_lava.training.experiment import train_task
 
     out = Path(args.out) / model_file(task, mode, r)
     res = train_task(
@@ -66,6 +66,7 @@ def train_row(task: str, r: int, mode: str, args) -> dict:
         credit=args.credit,
         resume=args.resume and RunFiles.beside(out).checkpoint.is_file(),
     )
+    last = Pipeline(res.path)
     row = {
         "task": task,
         "resolution": r,
@@ -74,9 +75,9 @@ def train_row(task: str, r: int, mode: str, args) -> dict:
         "steps": int(res.test.x.shape[1]),
         "seconds": round(sum(e["seconds"] for e in res.history), 1),  # across resumes
         "epochs": res.history[-1]["epoch"] if res.history else None,
-        "n_train": res.pipeline.payload["task"]["n_train"],
+        "n_train": last.payload["task"]["n_train"],
         "last_float": res.float_accuracy,  # train_task measured the last epoch already
-        "last_fixed": res.fixed_accuracy,
+        "last_fixed": last.fixed_accuracy(res.test),
     }
     best = RunFiles.beside(Path(args.out) / row["file"]).best
     return {**row, **accuracies(Pipeline(best), res.test)}
@@ -84,7 +85,7 @@ def train_row(task: str, r: int, mode: str, args) -> dict:
 
 def accuracies(pipe, test) -> dict[str, float]:
     """Test accuracy of one model file: the float model and the exported fixed point."""
-    from sg_lava.training import float_accuracy
+    from sg_lava.training.loop import float_accuracy
 
     return {"float": float_accuracy(pipe.net, test), "fixed": pipe.fixed_accuracy(test)}
 
@@ -92,9 +93,9 @@ def accuracies(pipe, test) -> dict[str, float]:
 def scores(model: Path) -> dict:
     """Test accuracy, float and exported fixed point, of the best-validation model beside
     ``model`` and of ``model`` itself (the last epoch); the test split comes from the file."""
-    from sg_lava.checkpoints import RunFiles
-    from sg_lava.pipeline import Pipeline
-    from sg_lava.tasks import task_split
+    from sg_lava.data.tasks import task_split
+    from sg_lava.deploy.pipeline import Pipeline
+    from sg_lava.training.checkpoints import RunFiles
 
     last = Pipeline(model)
     test = task_split(last.payload["task"], "test", last.payload["task"]["n_test"])
@@ -147,16 +148,13 @@ def main(argv=None) -> int:
     ap = example_parser(__doc__, "runs/resolution")
     ap.add_argument("--tasks", nargs="+", default=["delay-precise", "echo"])
     ap.add_argument("--resolutions", type=int, nargs="+", default=[1, 2, 4, 8, 16])
-    ap.add_argument("--modes", nargs="+", choices=("online", "bptt"), default=["online", "bptt"])
+    ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     ap.add_argument("--n-train", type=int, default=None, help="default: the recipe's")
     ap.add_argument("--n-test", type=int, default=None)
     ap.add_argument("--table", default=None, help="markdown file for the table")
     ap.add_argument("--table-only", action="store_true", help="only rebuild the table")
     ap.add_argument(
         "--rescore", action="store_true", help="measure the rows again from OUT's model files"
-    )
-    ap.add_argument(
-        "--credit", choices=("step", "alpha", "traces"), default=None, help="online credit"
     )
     ap.add_argument(
         "--resume",

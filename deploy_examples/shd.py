@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import sys
 
-from sg_lava.cli import guarded
-from sg_lava.examples import dataset_parser, deploy_dataset
+from sg_lava.cli.examples import dataset_main, dataset_parser
 
 
 def main(argv=None) -> int:
@@ -29,9 +28,9 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=128)
     args = ap.parse_args(argv)
 
-    def run() -> int:
-        from sg_lava.datasets import tonic_split
-        from sg_lava.recipes import dense_config
+    def build():
+        from sg_lava.data.datasets import tonic_split
+        from sg_lava.data.recipes import dense_config
 
         name = args.dataset.upper()
         opts = {"bins": args.bins, "workers": args.workers, "cache": args.cache}
@@ -49,9 +48,9 @@ def main(argv=None) -> int:
             timing="lava",
         )
         title = f"{args.dataset.upper()} on Lava ({args.bins} time steps)"
-        return deploy_dataset(args.dataset, title, args, config, train, test)
+        return title, config, train, test
 
-    return guarded("shd", run)
+    return dataset_main(args.dataset, args, build)
 
 
 if __name__ == "__main__":

@@ -39,8 +39,11 @@ FORMAT_NAME = "sg-lava-netx"
 # The writer writes the lowest version that describes the file (:func:`file_version`).
 FORMAT_VERSION = (2, 0)
 NEURON_TYPE = "GAMMA"
-# Redundant neuron datasets written for netx-style readers and checked on reading.
-DERIVED = ("K", "message_bits")
+
+
+def derived(params: GammaParams) -> dict[str, int]:
+    """Redundant neuron datasets, written for netx-style readers and checked on reading."""
+    return {"K": params.K, "message_bits": MESSAGE_BITS}
 
 
 class FormatError(UserError):
@@ -75,8 +78,7 @@ def _write_neuron(group: h5py.Group, params: GammaParams) -> None:
     """Every parameter where its metadata puts it; ``bias`` as float32, as netx stores it."""
     neuron = group.create_group("neuron")
     neuron.create_dataset("type", data=NEURON_TYPE)
-    derived = {"K": params.K, "message_bits": MESSAGE_BITS}
-    for key, value in derived.items():
+    for key, value in derived(params).items():
         neuron.create_dataset(key, data=np.int64(value))
     for name, info, value in params.items():
         if value is None:
@@ -277,8 +279,7 @@ def _read_neuron(g: h5py.Group, where: str, channels: int) -> GammaParams:
                 bool(_int(group, name, gwhere)) if info.flag else _int(group, name, gwhere)
             )
     params = GammaParams(**values)
-    derived = {"K": params.K, "message_bits": MESSAGE_BITS}
-    for key, expect in derived.items():
+    for key, expect in derived(params).items():
         if _int(n, key, nwhere) != expect:
             raise FormatError(f"{nwhere}: '{key}' is {_int(n, key, nwhere)}, expected {expect}")
     return params

@@ -6,7 +6,7 @@ metadata (:class:`ParamInfo`) says its shape, its valid range under a
 ``floating_pt`` model reads it as a real number. Everything else is derived from that list:
 the HDF5 writer, reader and validator (:mod:`sg_lava.export.hdf5`), the ``GammaNeuron``
 Process's Vars and its ProcessModels' types (:mod:`sg_lava.processes.gamma_neuron`). Adding a
-parameter means adding a field here and using it in the two dynamics (``sg_lava/fixed.py``
+parameter means adding a field here and using it in the two dynamics (``sg_lava/reference/fixed.py``
 and ``processes/gamma_neuron/kernel.py``). Semantics: ``docs/fixed_point.md``. numpy only.
 """
 

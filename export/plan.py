@@ -24,9 +24,7 @@ from typing import Any
 import numpy as np
 
 from sg_lava.errors import UserError
-from sg_lava.export.qnet import QuantizedNetwork, QuantLayer
-
-MESSAGE_BITS = 24  # graded spike payload of a GammaNeuron (docs/fixed_point.md, section 5)
+from sg_lava.export.qnet import MESSAGE_BITS, QuantizedNetwork, QuantLayer
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The quantised network: the integer model that the HDF5 file stores (numpy only).
 
-This is the in-memory form of ``net.h5``. The torch quantiser (``sg_lava.quantize``)
+This is the in-memory form of ``net.h5``. The torch quantiser (``sg_lava.reference.quantize``)
 produces it, the writer and reader (:mod:`sg_lava.export.hdf5`) move it to and from
-disk, and both the batched fixed-point reference (``sg_lava.fixed``) and the Lava
+disk, and both the batched fixed-point reference (``sg_lava.reference.fixed``) and the Lava
 network builder (``sg_lava.processes``) run it. The integer semantics of every field are
 specified in ``docs/fixed_point.md``.
 """
@@ -23,16 +23,6 @@ MAX_K = 1024  # buckets per neuron
 MAX_NEURONS = 1 << 22  # neurons of one layer
 MAX_WEIGHTS = 1 << 26  # stored synaptic weights of one layer
 MAX_LAYERS = 256
-
-
-def memory_budget() -> int:
-    """Bytes a command may plan to hold: half of the machine's memory."""
-    import os
-
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30
 
 
 def latency(n_layers: int, timing: str) -> int:

@@ -15,6 +15,7 @@ import os
 import queue
 import signal
 import traceback
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -157,3 +158,22 @@ def _stop(procs) -> None:
         if p.is_alive():
             p.kill()
             p.join()
+
+
+def save_outputs(
+    path: str, qnet: QuantizedNetwork, outs: list[np.ndarray], inputs: Sequence[str] = ()
+) -> None:
+    """Write ``sg-lava run``'s archive (``docs/format.md``): ``layer_i`` per layer, ``output``
+    (the last layer), ``latency`` and every layer's ``frac_bits``; atomically, never over
+    one of the command's ``inputs``."""
+    import io
+
+    from sg_lava.files import atomic_write
+
+    arrays = {f"layer_{i}": a for i, a in enumerate(outs)}
+    arrays["output"] = outs[-1]
+    arrays["latency"] = np.array(qnet.latency)
+    arrays["frac_bits"] = np.array([L.frac_bits for L in qnet.layers])
+    buf = io.BytesIO()  # zipped in memory: a full disk fails in atomic_write, cleanly
+    np.savez(buf, **arrays)
+    atomic_write(path, lambda f: f.write(buf.getbuffer()), inputs)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sg_lava.errors import UserError
-from sg_lava.export.qnet import memory_budget
+from sg_lava.limits import memory_budget
 
 
 def check_run_size(samples: int, steps: int, values_per_step: int, what: str = "the run") -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sg_lava.network import GammaNetwork
+from sg_lava.model.network import GammaNetwork
 
 
 def dense_net(sizes, K=3, per_synapse=False, timing="lava", seed=0, theta0=0.1):
@@ -176,7 +176,7 @@ def write_user_events(folder, n_train=48, n_test=12, seed=0):
     """train.h5/test.h5 in the events layout of docs/data.md (sensor (4, 1, 2))."""
     from pathlib import Path
 
-    from sg_lava.userdata import write_events
+    from sg_lava.data.userdata import write_events
 
     Path(folder).mkdir(parents=True, exist_ok=True)
     for i, (split, n) in enumerate((("train", n_train), ("test", n_test))):

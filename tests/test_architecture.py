@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from sg_lava.export import hdf5
 from sg_lava.export.neuron import GammaParams
-from sg_lava.quantize import quantize_network
+from sg_lava.reference.quantize import quantize_network
 from tests.helpers import dense_net, spread_copies
 
 BLOCK_TORCH = "import sys; sys.modules['torch'] = None; "  # any `import torch` now fails
@@ -81,3 +82,125 @@ def test_sg_lava_run_works_with_torch_blocked(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     with np.load(out) as arrays:
         assert arrays["output"].shape == (2, 12, 2)
+
+
+# --- the wings and their imports ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = {"sg_lava": ROOT / "sg_lava", "sg_lava.export": ROOT / "export",
+            "sg_lava.processes": ROOT / "processes"}  # fmt: skip
+INFRA = {"errors", "files", "interrupts", "devices", "limits", "inputs", "_lava_compat"}
+# what each wing may import (itself included); docs/architecture.md draws the same
+ALLOWED = {
+    "infra": {"infra"},
+    "export": {"infra", "export"},
+    "processes": {"infra", "export", "processes"},
+    "model": {"infra", "export", "model"},
+    "data": {"infra", "export", "data"},
+    "training": {"infra", "export", "model", "data", "training"},
+    "reference": {"infra", "export", "model", "reference"},
+    "deploy": {"infra", "export", "processes", "model", "data", "training", "reference", "deploy"},
+    "cli": {
+        "infra",
+        "export",
+        "processes",
+        "model",
+        "data",
+        "training",
+        "reference",
+        "deploy",
+        "cli",
+    },
+    "api": {"infra", "export", "model", "data", "training", "reference", "deploy", "api"},
+    "entry": {"cli"},
+}
+
+
+def module_files() -> dict[str, Path]:
+    """Every module of the package by dotted name."""
+    out = {}
+    for package, folder in PACKAGES.items():
+        for path in folder.rglob("*.py"):
+            parts = list(path.relative_to(folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            out[".".join([package, *parts])] = path
+    return out
+
+
+def wing(module: str) -> str:
+    """The wing a module belongs to."""
+    parts = module.split(".")
+    if parts[:2] in (["sg_lava", "export"], ["sg_lava", "processes"]):
+        return parts[1]
+    if len(parts) == 1 or parts[1] == "api":
+        return "api"
+    if parts[1] in ("__main__", "convert"):
+        return "entry"
+    if parts[1] in INFRA:
+        return "infra"
+    return parts[1]
+
+
+def imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The package modules a file imports when it runs, at module level or inside
+    functions (``if TYPE_CHECKING:`` blocks are for type checkers only)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for n in ast.walk(block)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:  # a submodule, or a name of the module
+                sub = f"{node.module}.{a.name}"
+                names.append(sub if sub in modules else node.module)
+        for name in names:
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name.startswith("sg_lava") and name != "sg_lava":  # the root: compat hooks
+                found.add(name)
+    return found
+
+
+def test_no_wing_imports_a_wing_above_it():
+    modules = module_files()
+    assert {wing(m) for m in modules} == set(ALLOWED), sorted({wing(m) for m in modules})
+    bad = [
+        f"{m} ({wing(m)}) imports {dep} ({wing(dep)})"
+        for m, path in sorted(modules.items())
+        for dep in sorted(imports(path, modules))
+        if wing(dep) not in ALLOWED[wing(m)]
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_import_graph_has_no_circle():
+    import networkx as nx
+
+    modules = module_files()
+    graph = nx.DiGraph()
+    for m, path in modules.items():
+        graph.add_edges_from((m, dep) for dep in imports(path, modules) if dep != m)
+    cycles = list(nx.simple_cycles(graph))
+    assert not cycles, cycles[:3]
+
+
+def test_library_modules_never_import_the_cli():
+    modules = module_files()
+    bad = [
+        m
+        for m, path in modules.items()
+        if wing(m) not in ("cli", "entry") and any(wing(d) == "cli" for d in imports(path, modules))
+    ]
+    assert not bad, bad

@@ -1,0 +1,24 @@
+"""``sg-lava convert``: datasets into the ``--data`` layout (also ``python -m sg_lava.convert``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def tonic(args: argparse.Namespace) -> int:
+    from sg_lava.data.convert import convert_tonic
+
+    counts = convert_tonic(args.name, args.data, args.out, args.max)
+    print(f"wrote {args.out}/train.h5 ({counts['train']} samples), test.h5 ({counts['test']})")
+    return 0
+
+
+def register(sub) -> None:
+    conv = sub.add_parser("convert", help="convert a dataset into the --data layout")
+    kinds = conv.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    t = kinds.add_parser("tonic", help="a tonic dataset already on disk")
+    t.add_argument("name", help="tonic dataset class: SHD, SSC, DVSGesture, NMNIST, ...")
+    t.add_argument("data", help="the folder tonic keeps it in (its save_to)")
+    t.add_argument("--out", required=True, help="folder for train.h5 and test.h5")
+    t.add_argument("--max", type=int, default=None, help="at most this many samples per split")
+    t.set_defaults(func=tonic)

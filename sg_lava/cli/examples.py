@@ -1,0 +1,117 @@
+"""The deploy examples' command line (``deploy_examples/``): the same options for every
+example, and the same one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+from sg_lava.cli.base import guarded
+from sg_lava.cli.train import TASK_OPTIONS, add_training_options
+
+
+def example_parser(doc: str, default_out: str) -> argparse.ArgumentParser:
+    """Options every example has."""
+    ap = argparse.ArgumentParser(
+        description=doc.strip().splitlines()[0],
+        epilog="\n".join(doc.strip().splitlines()[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--out", default=default_out, help="folder for model, net.h5, plots, report")
+    ap.add_argument("--epochs", type=int, default=None, help="training epochs")
+    ap.add_argument("--seed", type=int, default=0)
+    add_training_options(ap)
+    ap.add_argument("--per-synapse", action="store_true", help="per-synapse bucket weights")
+    ap.add_argument("--lava-samples", type=int, default=100, help="test samples run on Lava")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    return ap
+
+
+def synthetic_main(task: str, title: str, doc: str, argv: Sequence[str] | None = None) -> int:
+    """Train a built-in task's recipe, then deploy and verify it on Lava."""
+    ap = example_parser(doc, f"runs/{task}")
+    ap.add_argument("--n-train", type=int, default=None, help="training samples")
+    ap.add_argument("--n-test", type=int, default=None, help="test samples")
+    args = ap.parse_args(argv)
+
+    def run() -> int:
+        from sg_lava.deploy.examples import run_synthetic
+
+        options = {k: getattr(args, k) for k in TASK_OPTIONS if hasattr(args, k)}
+        return run_synthetic(
+            task,
+            args.out,
+            title,
+            lava_samples=args.lava_samples,
+            progress=not args.quiet,
+            **options,
+        )
+
+    return guarded(task, run)
+
+
+def dataset_parser(doc: str, default_out: str, batch_size: int) -> argparse.ArgumentParser:
+    """Options of the dataset examples: the example options plus data and training ones."""
+    ap = example_parser(doc, default_out)
+    ap.add_argument("--data", required=True, help="the folder that holds the dataset")
+    ap.add_argument("--K", type=int, default=8, help="gamma buckets per neuron")
+    ap.add_argument("--lr", type=float, default=0.005)
+    ap.add_argument("--batch-size", type=int, default=batch_size)
+    ap.add_argument("--max-train", type=int, default=None, help="use at most this many samples")
+    ap.add_argument("--max-test", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers that bin samples")
+    ap.add_argument("--cache", default=None, help="folder for tonic's DiskCachedDataset")
+    ap.add_argument(
+        "--verify-samples",
+        type=int,
+        default=None,
+        help="test samples verified on Lava (default: --lava-samples); the whole test split "
+        "is evaluated through the integer reference",
+    )
+    ap.add_argument(
+        "--lava-workers", type=int, default=None, help="Lava runtimes (default: one per 2 cores)"
+    )
+    return ap
+
+
+def dataset_main(
+    name: str,
+    args: argparse.Namespace,
+    build: Callable[[], tuple[str, dict, object, object]],
+    stored_test: int = 4,
+) -> int:
+    """Run a dataset example: ``build()`` gives (title, network config, train, test)
+    streams; training takes the parsed options, deployment the Lava ones."""
+
+    def run() -> int:
+        from sg_lava.deploy.examples import run_dataset
+        from sg_lava.processes.runner import default_workers
+        from sg_lava.training.config import TrainConfig
+
+        title, config, train, test = build()
+        cfg = TrainConfig(
+            mode=args.mode,
+            epochs=args.epochs or 10,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            loss=args.loss,
+            credit=args.credit or "step",
+        )
+        n = args.lava_samples if args.verify_samples is None else args.verify_samples
+        workers = default_workers() if args.lava_workers is None else args.lava_workers
+        return run_dataset(
+            name,
+            title,
+            config,
+            train,
+            test,
+            cfg,
+            args.out,
+            verify_samples=n,
+            progress=not args.quiet,
+            workers=workers,
+            stored_test=stored_test,
+        )
+
+    return guarded(name, run)

@@ -1,0 +1,161 @@
+"""``sg-lava train``: a built-in task's recipe, or a user's network on a user's data.
+
+Training writes the model file; the fixed-point accuracy printed last is the deployment's
+figure for that file (:class:`sg_lava.deploy.pipeline.Pipeline`), the one ``sg-export``
+then writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sg_lava.cli.base import NON_NEGATIVE, POSITIVE
+from sg_lava.data.recipes import RECIPES
+from sg_lava.errors import UserError
+from sg_lava.export import TIMINGS
+from sg_lava.training.config import CREDITS, LOSSES, MODES
+
+# train_task's options that the command line passes through (the deploy examples too)
+TASK_OPTIONS = (
+    "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss",
+    "credit", "lr", "batch_size", "device", "resume",
+)  # fmt: skip
+
+
+def task_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :data:`TASK_OPTIONS` an ``argparse`` namespace has."""
+    return {k: getattr(args, k) for k in TASK_OPTIONS if hasattr(args, k)}
+
+
+def add_training_options(p: argparse.ArgumentParser) -> None:
+    """``--mode``, ``--loss`` and ``--credit``, with the choices training takes."""
+    p.add_argument("--mode", choices=MODES, default="online")
+    p.add_argument("--loss", choices=LOSSES, default="ce", help="loss at every step")
+    p.add_argument(
+        "--credit",
+        choices=CREDITS,
+        default=None,
+        help="online credit: step (current step only; default), alpha (+ exact alpha traces), "
+        "traces (+ exact credit across one layer boundary)",
+    )
+
+
+def register(sub) -> None:
+    from sg_lava.devices import DEVICE_HELP
+
+    train = sub.add_parser(
+        "train",
+        help="train a SpikingGamma network on a built-in task, or yours (--data, --net)",
+    )
+    train.add_argument(
+        "task", nargs="?", choices=sorted(RECIPES), help="synthetic task of the paper"
+    )
+    train.add_argument("--data", default=None, help="folder with train/test .npz or .h5 files")
+    train.add_argument("--net", default=None, help="network config (net.toml, docs/data.md)")
+    train.add_argument("--bins", type=int, default=None, help="time steps per event sample")
+    train.add_argument("--workers", type=int, default=0, help="DataLoader workers for events")
+    train.add_argument("--out", required=True, help="model file to write (model.pt)")
+    train.add_argument(
+        "--epochs", type=POSITIVE, default=None, help="epochs (default: the recipe's)"
+    )
+    train.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.01)")
+    train.add_argument("--batch-size", type=POSITIVE, default=None, help="samples per batch (64)")
+    train.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of data, init and order")
+    train.add_argument("--resolution", type=POSITIVE, default=1, help="time steps per task step")
+    train.add_argument("--per-synapse", action="store_true", help="per-synapse bucket weights")
+    train.add_argument(
+        "--timing",
+        choices=TIMINGS,
+        default=None,
+        help="lava: one step of latency per synapse (default); zero: the equations",
+    )
+    add_training_options(train)
+    train.add_argument("--n-train", type=int, default=None, help="training samples")
+    train.add_argument("--n-test", type=int, default=None, help="test (and validation) samples")
+    train.add_argument("--device", default="auto", help=DEVICE_HELP)
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint beside --out (MODEL.ckpt.pt)",
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar, no epoch lines")
+    train.set_defaults(func=run)
+
+
+def _train(args: argparse.Namespace, device: str, user: bool):
+    """The training run ``sg-lava train`` asked for: a built-in task or the user's data."""
+    from sg_lava.training.experiment import train_task, train_user
+
+    progress = False if args.quiet else None
+    if not user:
+        options = {**task_options(args), "device": device}
+        return train_task(args.task, args.out, progress=progress, **options)
+    return train_user(
+        args.net,
+        args.data,
+        args.out,
+        bins=args.bins,
+        epochs=args.epochs or 10,
+        seed=args.seed,
+        mode=args.mode,
+        lr=args.lr or 0.01,
+        batch_size=args.batch_size or 64,
+        loss=args.loss,
+        workers=args.workers,
+        progress=progress,
+        device=device,
+        resume=args.resume,
+        credit=args.credit,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train on one device, or under ``torchrun`` on several processes (rank 0 reports)."""
+    from sg_lava.files import check_destination
+
+    check_destination(args.out)  # before training, not after
+    from sg_lava.devices import resolve_device
+    from sg_lava.training import distributed
+
+    for name in ("lr", "batch_size", "bins"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive")
+    user = args.data is not None or args.net is not None
+    if user:
+        _check_user_options(args)
+    elif args.task is None:
+        raise UserError("give a TASK, or --data DIR and --net net.toml")
+    elif args.bins is not None:
+        raise UserError("--bins is for event data (--data DIR with train.h5/test.h5)")
+    _, device = distributed.init_from_env(resolve_device(args.device))
+    try:
+        res = _train(args, str(device), user)
+    except BaseException:
+        distributed.shutdown()
+        raise
+    distributed.shutdown(wait=True)
+    if res is None:  # another rank than 0: rank 0 saves and reports
+        return 0
+    from sg_lava.deploy.pipeline import Pipeline
+
+    fixed = Pipeline(res.path, str(device)).fixed_accuracy(res.test)
+    what = f"data: {args.data}" if user else f"task: {args.task}"
+    print(f"{what} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
+    print(f"model: {args.out}")
+    print(f"fixed-point accuracy: {fixed:.4f}")
+    print(f"accuracy: {res.float_accuracy:.4f}")
+    return 0
+
+
+def _check_user_options(args: argparse.Namespace) -> None:
+    """``--data``/``--net`` runs: both given, no task, no option that net.toml owns."""
+    if args.task is not None:
+        raise UserError(f"give either the task {args.task!r} or --data and --net, not both")
+    if args.data is None or args.net is None:
+        raise UserError("--data DIR and --net net.toml go together: give both")
+    owned = {"--per-synapse": args.per_synapse, "--timing": args.timing}
+    owned["--resolution"] = args.resolution != 1
+    for flag, given in owned.items():
+        if given:
+            raise UserError(f"{flag} is set in net.toml for --net runs (see docs/data.md)")

@@ -1,0 +1,266 @@
+"""A user's own data: ``DIR/train.*`` and ``DIR/test.*``, dense arrays or event recordings.
+
+Two formats (``docs/data.md``):
+
+* ``train.npz`` / ``test.npz``: arrays ``x`` (n, T, *input_shape) float and ``y`` (n,)
+  integer class labels in [0, classes) — read into memory (:func:`load_split`);
+* ``train.h5`` / ``test.h5``: one event array per sample in tonic's structured format
+  (:data:`EVENTS_LAYOUT`), binned into ``bins`` steps per sample while streaming
+  (:func:`events_split`).
+
+The class is read out over the second half of each sample (the loss and the prediction use
+those steps), as for the dataset examples. Every problem with a file is one clear line
+naming the file (:class:`~sg_lava.errors.UserError`).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sg_lava.data.streaming import Binned, StreamData, frame_shape, second_half_mask
+from sg_lava.data.tasks import TaskData
+from sg_lava.errors import UserError
+
+EVENTS_LAYOUT = (
+    "labels (n,) int; events/<i> structured (t, x[, y][, p]); attrs sensor_size [W, H, P]"
+)
+
+
+def load_split(
+    folder: str | Path,
+    split: str,
+    n_classes: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> TaskData:
+    """``DIR/<split>.npz`` as a :class:`TaskData`; ``n_classes`` defaults to max(y) + 1.
+
+    With ``input_shape``, samples of another shape are refused (they do not fit the network).
+    """
+    if not Path(folder).is_dir():
+        raise UserError(f"data folder not found: {folder}")
+    path = Path(folder) / f"{split}.npz"
+    if not path.is_file():
+        raise UserError(f"{path}: not found (expected arrays x and y)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("x", "y") if k not in f]
+            if missing:
+                raise UserError(f"{path}: missing array {missing[0]!r} (has {sorted(f.files)})")
+            x, y = f["x"], f["y"]
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
+        raise UserError(f"{path}: not a readable .npz file ({str(err)[:80]})") from None
+    _check(path, x, y, n_classes)
+    if input_shape is not None and tuple(x.shape[2:]) != tuple(input_shape):
+        want = ", ".join(str(n) for n in input_shape)
+        raise UserError(f"{path}: x has shape {x.shape}; the network expects (n, T, {want})")
+    classes = int(n_classes if n_classes is not None else y.max() + 1)
+    xt = torch.as_tensor(x.astype(np.float32))
+    return TaskData(
+        xt, torch.as_tensor(y.astype(np.int64)), second_half_mask(*x.shape[:2]), classes
+    )
+
+
+def _check(path: Path, x: np.ndarray, y: np.ndarray, n_classes: int | None) -> None:
+    if x.ndim < 3:
+        raise UserError(f"{path}: x must be (n, T, *input_shape), has shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+        raise UserError(f"{path}: x must hold real numbers, has dtype {x.dtype}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise UserError(f"{path}: y must be ({len(x)},) labels, has shape {y.shape}")
+    _check_labels(path, y, n_classes)
+    if not np.all(np.isfinite(x)):
+        raise UserError(f"{path}: x holds NaN or infinite values")
+
+
+def _check_labels(path: Path, y: np.ndarray, n_classes: int | None) -> None:
+    if not np.issubdtype(y.dtype, np.integer):
+        raise UserError(f"{path}: y must hold integer labels, has dtype {y.dtype}")
+    if len(y) == 0:
+        raise UserError(f"{path}: holds no samples")
+    if y.min() < 0 or (n_classes is not None and y.max() >= n_classes):
+        raise UserError(
+            f"{path}: labels must lie in [0, {n_classes or 'classes'}), found {y.min()}..{y.max()}"
+        )
+
+
+class EventsFile:
+    """``DIR/<split>.h5`` in the events layout: sample ``i`` is ``(events, label)``.
+
+    The file is opened lazily in each process (DataLoader workers fork), and each sample's
+    events are checked against the sensor size as they are read.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import h5py
+
+        self.path = Path(path)
+        self._file: tuple[int, Any] | None = None
+        if not self.path.is_file():
+            raise UserError(f"{self.path}: not found (expected {EVENTS_LAYOUT})")
+        try:
+            with h5py.File(self.path, "r") as f:
+                self.labels, self.sensor_size, self.has_y = self._read_header(f)
+        except OSError as err:
+            raise UserError(f"{self.path}: not a readable HDF5 file ({str(err)[:80]})") from None
+
+    def _read_header(self, f) -> tuple[np.ndarray, tuple[int, int, int], bool]:
+        import h5py
+
+        p = self.path
+        for key, kind in (("labels", h5py.Dataset), ("events", h5py.Group)):
+            if not isinstance(f.get(key), kind):
+                raise UserError(f"{p}: missing {key!r} ({EVENTS_LAYOUT})")
+        size = np.asarray(f.attrs.get("sensor_size", []))
+        if size.shape != (3,) or not np.issubdtype(size.dtype, np.integer) or size.min() < 1:
+            raise UserError(f"{p}: attribute sensor_size must be 3 positive integers [W, H, P]")
+        labels = f["labels"][()]
+        if labels.ndim != 1:
+            raise UserError(f"{p}: labels must be (n,), has shape {labels.shape}")
+        _check_labels(p, labels, None)
+        events = f["events"]
+        if len(events) != len(labels):
+            raise UserError(f"{p}: {len(labels)} labels but {len(events)} event arrays")
+        has_y = None
+        for i in range(len(labels)):
+            ds = events.get(str(i))
+            if not isinstance(ds, h5py.Dataset):
+                raise UserError(
+                    f"{p}: missing events/{i} (samples are events/0..{len(labels) - 1})"
+                )
+            names = ds.dtype.names or ()
+            if "t" not in names or "x" not in names or not set(names) <= {"t", "x", "y", "p"}:
+                raise UserError(f"{p}: events/{i} must have fields t, x[, y][, p], has {names}")
+            if has_y is not None and ("y" in names) != has_y:
+                raise UserError(f"{p}: events/{i}: every sample must have a y field, or none")
+            has_y = "y" in names
+        if not has_y and size[1] != 1:
+            raise UserError(f"{p}: events without a y field need sensor_size H = 1")
+        return labels.astype(np.int64), tuple(int(n) for n in size), bool(has_y)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Workers started by spawn get the path, not the open file."""
+        return {**self.__dict__, "_file": None}
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        import h5py
+
+        if self._file is None or self._file[0] != os.getpid():
+            self._file = (os.getpid(), h5py.File(self.path, "r"))
+        ev = self._file[1]["events"][str(i)][()]
+        self._check_events(i, ev)
+        return ev, int(self.labels[i])
+
+    def _check_events(self, i: int, ev: np.ndarray) -> None:
+        where = f"{self.path}: events/{i}"
+        W, H, P = self.sensor_size
+        t = ev["t"]
+        if not np.all(np.isfinite(t)):
+            raise UserError(f"{where}: t holds NaN or infinite values")
+        if np.any(np.diff(t) < 0):
+            raise UserError(f"{where}: t must be sorted (non-decreasing)")
+        if P == 1 and "p" in ev.dtype.names and len(np.unique(ev["p"])) > 1:
+            raise UserError(f"{where}: sensor_size P = 1 but p holds more than one polarity")
+        for field, top in (("x", W), ("y", H), ("p", P if P > 1 else 0)):
+            if field in ev.dtype.names and len(ev) and top:
+                v = ev[field]
+                if not np.all(np.isfinite(v)) or v.min() < 0 or v.max() >= top or np.any(v % 1):
+                    raise UserError(
+                        f"{where}: {field} must be integers in [0, {top}) (sensor_size), "
+                        f"found {v.min()}..{v.max()}"
+                    )
+
+
+def events_split(
+    folder: str | Path,
+    split: str,
+    bins: int,
+    n_classes: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    workers: int = 0,
+) -> StreamData:
+    """``DIR/<split>.h5`` as a :class:`StreamData` of ``bins`` steps per sample."""
+    source = EventsFile(Path(folder) / f"{split}.h5")
+    _check_labels(source.path, source.labels, n_classes)
+    shape = input_shape or frame_shape(source.sensor_size)
+    try:
+        dataset = Binned(source, source.sensor_size, bins, shape)
+    except UserError as err:
+        raise UserError(f"{source.path}: {err}") from None
+    classes = n_classes if n_classes is not None else int(source.labels.max()) + 1
+    return StreamData(dataset, classes, workers, name=str(source.path))
+
+
+@dataclass
+class UserData:
+    """The two splits of a data folder and how they were read (recorded in the model)."""
+
+    train: TaskData | StreamData
+    test: TaskData | StreamData
+    info: dict[str, Any]
+
+
+def open_data(
+    folder: str | Path,
+    n_classes: int,
+    input_shape: tuple[int, ...],
+    bins: int | None = None,
+    workers: int = 0,
+) -> UserData:
+    """The train and test splits of ``folder`` (npz or events), checked against a network."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"data folder not found: {folder}")
+    has = {ext: all((folder / f"{s}.{ext}").is_file() for s in ("train", "test")) for ext in ("npz", "h5")}  # fmt: skip
+    if has["npz"]:
+        if bins is not None:
+            raise UserError(f"{folder}: .npz data is already binned; --bins is for events (.h5)")
+        train = load_split(folder, "train", n_classes, input_shape)
+        test = load_split(folder, "test", n_classes, input_shape)
+        return UserData(train, test, {"format": "npz", "path": str(folder.resolve())})
+    if has["h5"]:
+        if bins is None or bins < 1:
+            raise UserError(f"{folder}: event data (.h5) needs --bins N, the time steps per sample")
+        splits = [events_split(folder, s, bins, n_classes, input_shape, workers) for s in ("train", "test")]  # fmt: skip
+        info = {"format": "events", "path": str(folder.resolve()), "bins": int(bins)}
+        return UserData(*splits, info)
+    raise UserError(
+        f"{folder}: holds neither train.npz and test.npz nor train.h5 and test.h5 (docs/data.md)"
+    )
+
+
+def write_events(
+    path: str | Path, samples: Iterable[tuple[np.ndarray, int]], sensor_size: Sequence[int]
+) -> int:
+    """Write ``(events, label)`` samples in the events layout (:data:`EVENTS_LAYOUT`),
+    atomically and one sample at a time; returns the number written."""
+    import h5py
+
+    from sg_lava.files import atomic_write
+
+    count = 0
+
+    def write(f) -> None:
+        nonlocal count
+        labels = []
+        with h5py.File(f, "w") as h:
+            h.attrs["sensor_size"] = np.asarray(sensor_size, dtype=np.int64)
+            group = h.create_group("events")
+            for i, (ev, label) in enumerate(samples):
+                group.create_dataset(str(i), data=ev)
+                labels.append(int(label))
+            h.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+        count = len(labels)
+
+    atomic_write(path, write)
+    return count

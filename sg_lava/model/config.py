@@ -1,0 +1,208 @@
+"""The network config: one schema for ``GammaNetwork(config)``, ``model.pt`` and ``net.toml``.
+
+A config is a plain dict (so that ``model.pt`` loads with ``torch.load(weights_only=True)``):
+``input_shape``, ``layers`` (dicts with a ``type`` in dense/conv/pool/flatten and their
+sizes) and the neuron settings of :data:`DEFAULTS`, which a dense or conv layer may
+override (:data:`LAYER_NEURON_KEYS`). :func:`check_config` checks keys, types, ranges and
+sizes by integer arithmetic alone, so a config that would allocate more than the limits of
+:mod:`sg_lava.export.qnet` is refused before any tensor exists; every problem is one
+:class:`ConfigError` naming where it is.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+from sg_lava.errors import UserError
+from sg_lava.export.qnet import (
+    MAX_K,
+    MAX_LAYERS,
+    MAX_NEURONS,
+    MAX_WEIGHTS,
+    TIMINGS,
+    WIDTH_RANGES,
+    conv_output_hw,
+)
+from sg_lava.limits import memory_budget
+
+DEFAULTS: dict[str, Any] = {
+    "K": 4,
+    "F": 0.5,
+    "theta0": 0.1,
+    "m_f": None,  # None: m_f = theta0, as in the paper
+    "per_synapse": False,
+    "timing": "lava",
+    # Train through the export's weight grid of this many bits (sg_lava.model.grid.on_weight_grid);
+    # None: float weights. sg-export then defaults to the same width.
+    "weight_bits": None,
+}
+LAYER_NEURON_KEYS = ("K", "F", "per_synapse")  # a dense or conv layer may override these
+TOP_KEYS = ("input_shape", "layers", *DEFAULTS)
+LAYER_KEYS: dict[str, tuple[str, ...]] = {
+    "dense": ("out_features", *LAYER_NEURON_KEYS),
+    "conv": ("out_channels", "kernel_size", "stride", "padding", "dilation", *LAYER_NEURON_KEYS),
+    "pool": ("kernel_size",),
+    "flatten": (),
+}
+REQUIRED = {"dense": ("out_features",), "conv": ("out_channels", "kernel_size"), "pool": ("kernel_size",)}  # fmt: skip
+CONV_PAIRS = {"kernel_size": 1, "stride": 1, "padding": 0, "dilation": 1}  # key: minimum
+
+
+class ConfigError(UserError, ValueError):
+    """A network config that cannot be built (also a ValueError for library callers)."""
+
+
+def check_config(raw: Any, where: str = "network config") -> dict[str, Any]:
+    """The config with its defaults filled, or :class:`ConfigError` naming the problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a network config must be a table (a dict)")
+    unknown = sorted(set(raw) - set(TOP_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(TOP_KEYS)})")
+    for key in ("input_shape", "layers"):
+        if key not in raw:
+            raise ConfigError(f"{where}: missing {key!r}")
+    cfg = {**DEFAULTS, **copy.deepcopy(raw)}
+    shape = cfg["input_shape"]
+    if not isinstance(shape, list | tuple) or len(shape) not in (1, 3):
+        raise ConfigError(
+            f"{where}: input_shape must be [n] or [channels, height, width], got {shape!r}"
+        )
+    cfg["input_shape"] = [_int(n, f"{where}: input_shape entries", 1, MAX_NEURONS) for n in shape]
+    _neuron(cfg, where)
+    if not _real(cfg["theta0"]):
+        raise ConfigError(f"{where}: theta0 must be a positive number, got {cfg['theta0']!r}")
+    if cfg["m_f"] is None:
+        cfg["m_f"] = cfg["theta0"]
+    elif not _real(cfg["m_f"]):
+        raise ConfigError(f"{where}: m_f must be a positive number, got {cfg['m_f']!r}")
+    if cfg["weight_bits"] is not None:
+        _int(cfg["weight_bits"], f"{where}: weight_bits", *WIDTH_RANGES["weight_bits"])
+    if cfg["timing"] not in TIMINGS:
+        raise ConfigError(f"{where}: timing must be one of {TIMINGS}, got {cfg['timing']!r}")
+    layers = cfg["layers"]
+    if not isinstance(layers, list) or not layers or not all(isinstance(t, dict) for t in layers):
+        raise ConfigError(f"{where}: layers must be a list of one or more [[layers]] tables")
+    if len(layers) > MAX_LAYERS:
+        raise ConfigError(f"{where}: a network has at most {MAX_LAYERS} layers")
+    for i, spec in enumerate(layers):
+        _layer(spec, f"{where}: layer {i}")
+    if not any(layer["type"] in ("dense", "conv") for layer in layers):
+        raise ConfigError(f"{where}: a network needs at least one dense or conv layer")
+    if layers[-1]["type"] not in ("dense", "conv"):
+        raise ConfigError(f"{where}: the last layer must be a dense or conv layer")
+    _sizes(cfg, where)
+    return cfg
+
+
+def _layer(spec: dict[str, Any], where: str) -> None:
+    kind = spec.get("type")
+    if kind not in LAYER_KEYS:
+        raise ConfigError(f"{where}: type must be one of {', '.join(LAYER_KEYS)}, got {kind!r}")
+    allowed = ("type", *LAYER_KEYS[kind])
+    unknown = sorted(set(spec) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r} for a {kind} layer (allowed: {', '.join(allowed)})"
+        )
+    for key in REQUIRED.get(kind, ()):
+        if key not in spec:
+            raise ConfigError(f"{where}: a {kind} layer needs {key!r}")
+    for key in ("out_features", "out_channels"):
+        if key in spec:
+            _int(spec[key], f"{where}: {key}", 1, MAX_NEURONS)
+    if kind == "pool":
+        _int(spec["kernel_size"], f"{where}: pool kernel_size", 1, 4096)
+    if kind == "conv":
+        for key, low in CONV_PAIRS.items():
+            if key in spec:
+                _pair(spec[key], f"{where}: {key}", low)
+    _neuron(spec, where)
+
+
+def _neuron(spec: dict[str, Any], where: str) -> None:
+    if "K" in spec:
+        _int(spec["K"], f"{where}: K", 1, MAX_K)
+    if "F" in spec and not _real(spec["F"]):
+        raise ConfigError(f"{where}: F must be a positive number, got {spec['F']!r}")
+    if "per_synapse" in spec and not isinstance(spec["per_synapse"], bool):
+        raise ConfigError(
+            f"{where}: per_synapse must be true or false, got {spec['per_synapse']!r}"
+        )
+
+
+def _sizes(cfg: dict[str, Any], where: str) -> None:
+    """Layer shapes that fit together, and the parameter count within the limits."""
+    shape = tuple(cfg["input_shape"])
+    total = 0
+    for i, spec in enumerate(cfg["layers"]):
+        kind, here = spec["type"], f"{where}: layer {i}"
+        K = spec.get("K", cfg["K"])
+        if kind == "dense":
+            if len(shape) != 1:
+                raise ConfigError(f"{here}: a dense layer needs a flat input: add a flatten")
+            out = (spec["out_features"],)
+            weights = out[0] * shape[0]
+        elif kind == "conv":
+            if len(shape) != 3:
+                raise ConfigError(
+                    f"{here}: a conv layer takes (channels, height, width), gets {list(shape)}"
+                )
+            ks, st, pad, dil = (_pair(spec.get(k, lo), k, lo) for k, lo in CONV_PAIRS.items())
+            hw = conv_output_hw(shape[1:], ks, st, pad, dil)
+            if min(hw) < 1:
+                raise ConfigError(
+                    f"{here}: the conv layer leaves no output for input {list(shape)}"
+                )
+            out, weights = (
+                (spec["out_channels"], *hw),
+                spec["out_channels"] * shape[0] * ks[0] * ks[1],
+            )
+        elif kind == "flatten":
+            if len(shape) != 3:
+                raise ConfigError(
+                    f"{here}: flatten takes (channels, height, width), gets {list(shape)}"
+                )
+            shape = (math.prod(shape),)
+            continue
+        else:  # pool
+            k = spec["kernel_size"]
+            if len(shape) != 3:
+                raise ConfigError(
+                    f"{here}: pool takes (channels, height, width), gets {list(shape)}"
+                )
+            if shape[1] % k or shape[2] % k:
+                raise ConfigError(f"{here}: pool size {k} does not divide input {list(shape)}")
+            shape = (shape[0], shape[1] // k, shape[2] // k)
+            continue
+        if math.prod(out) > MAX_NEURONS:
+            raise ConfigError(f"{here}: {math.prod(out)} neurons exceed the limit {MAX_NEURONS}")
+        if weights * (K if spec.get("per_synapse", cfg["per_synapse"]) else 1) > MAX_WEIGHTS:
+            raise ConfigError(f"{here}: {weights} weights exceed the limit {MAX_WEIGHTS}")
+        total += weights * (K + 1)
+        shape = out
+    if total * 4 > memory_budget():
+        raise ConfigError(
+            f"{where}: the network's ~{total} parameters exceed this machine's memory"
+        )
+
+
+def _int(value: Any, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{what} must be an integer in [{lo}, {hi}], got {value!r}")
+    return value
+
+
+def _pair(value: Any, what: str, lo: int) -> tuple[int, int]:
+    v = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(v, list | tuple) or len(v) != 2:
+        raise ConfigError(f"{what} must be an integer or a pair, got {value!r}")
+    return (_int(v[0], what, lo, 4096), _int(v[1], what, lo, 4096))
+
+
+def _real(value: Any) -> bool:
+    """A finite positive number (not a bool)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return ok and 0 < value < float("inf")

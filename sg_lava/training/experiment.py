@@ -1,0 +1,198 @@
+"""Train end to end: data, network, training, ``model.pt`` and its float accuracy.
+
+Shared by ``sg-lava train``, the demo and the deploy examples. Training stops at the model
+file: what the exported integers do is the deployment's to measure
+(:class:`sg_lava.deploy.pipeline.Pipeline`), from the file this writes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sg_lava.data.recipes import dense_config, recipe
+from sg_lava.data.streaming import StreamData
+from sg_lava.data.tasks import TaskData, make_task, split_seed
+from sg_lava.model.modelfile import kept_samples, save_model
+from sg_lava.model.network import GammaNetwork
+from sg_lava.training.checkpoints import Checkpoints, RunFiles
+from sg_lava.training.config import TrainConfig
+from sg_lava.training.distributed import current
+from sg_lava.training.loop import float_accuracy, seed_everything, train
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    path: Path  # the model file written
+    net: GammaNetwork  # the trained network (the last epoch), as saved
+    test: TaskData | StreamData
+    float_accuracy: float
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+def train_and_save(
+    config: dict[str, Any],
+    train_data: TaskData | StreamData,
+    test_data: TaskData | StreamData,
+    cfg: TrainConfig,
+    out: str | Path,
+    task: dict[str, Any],
+    samples: dict | None = None,
+    progress: bool | None = None,
+    valid: TaskData | None = None,
+    resume: bool = False,
+) -> TrainResult | None:
+    """Train a network of ``config`` on ``train_data``, save it, measure it on ``test_data``.
+
+    ``samples`` (calibration and test inputs) go into the file for tasks that cannot be
+    regenerated from a seed (datasets). After each epoch the accuracy on ``valid`` (else
+    on ``test_data``) is recorded and the run's files (:class:`RunFiles`: checkpoint, best
+    model, metrics, curve) are written beside ``out``; ``resume`` continues from the
+    checkpoint. Under ``torchrun`` only rank 0 saves and measures; other ranks get None.
+    """
+    seed_everything(cfg.seed)
+    net = GammaNetwork(config)
+    valid = valid if valid is not None else test_data
+
+    def info(**extra: Any) -> dict[str, Any]:
+        keys = ("mode", "epochs", "seed", "lr", "batch_size")
+        credit = {"credit": cfg.credit if cfg.mode == "online" else None}
+        return {**{k: getattr(cfg, k) for k in keys}, **credit, **extra}
+
+    def save_best(best: GammaNetwork, path: Path) -> None:
+        save_model(
+            best, path, task=task, train=info(selected="best validation accuracy"), samples=samples
+        )
+
+    start = time.perf_counter()
+    history = train(
+        net,
+        train_data,
+        cfg,
+        evaluate=lambda n: float_accuracy(n, valid),
+        progress=progress,
+        checkpoints=Checkpoints(RunFiles.beside(out), save_best),
+        resume=resume,
+    )
+    seconds = time.perf_counter() - start
+    if not current().main:
+        return None
+    acc = float_accuracy(net, test_data)
+    save_model(
+        net, out, task=task, train=info(seconds=seconds, float_accuracy=acc), samples=samples
+    )
+    return TrainResult(Path(out), net, test_data, acc, seconds, history)
+
+
+def recipe_config(
+    task: str,
+    n_in: int,
+    n_classes: int,
+    resolution: int = 1,
+    per_synapse: bool = False,
+    timing: str | None = None,
+) -> dict[str, Any]:
+    """The network config of built-in ``task``'s recipe at ``resolution``: the same physical
+    time constants at an r times finer step, ``alpha -> alpha**(1/r)`` (``F / r``)."""
+    r = recipe(task)
+    neuron = {**r["network"], "per_synapse": per_synapse or r["network"].get("per_synapse", False)}
+    if timing:
+        neuron["timing"] = timing
+    if resolution != 1:
+        neuron["F"] = neuron["F"] / resolution
+    return dense_config(n_in, r["hidden"], n_classes, **neuron)
+
+
+def train_task(
+    task: str,
+    out: str | Path,
+    epochs: int | None = None,
+    seed: int = 0,
+    mode: str = "online",
+    resolution: int = 1,
+    per_synapse: bool = False,
+    timing: str | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    loss: str = "ce",
+    lr: float | None = None,
+    batch_size: int | None = None,
+    credit: str | None = None,
+    progress: bool | None = None,
+    device: str = "auto",
+    resume: bool = False,
+) -> TrainResult | None:
+    """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``.
+
+    ``epochs``, ``lr``, ``batch_size`` and ``credit`` default to the recipe's. The best epoch
+    is chosen on a validation split of its own seed (``split_seed``), the size of the test
+    split.
+    """
+    r = recipe(task)
+    params = {**r["task"], "resolution": resolution}
+    n_train = n_train or r["n_train"]
+    n_test = n_test or r["n_test"]
+    train_data = make_task(task, n_train, seed=split_seed(seed, "train"), **params)
+    test_data = make_task(task, n_test, seed=split_seed(seed, "test"), **params)
+    valid = make_task(task, n_test, seed=split_seed(seed, "valid"), **params)
+    config = recipe_config(
+        task, train_data.x.shape[-1], train_data.n_classes, resolution, per_synapse, timing
+    )
+    given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "credit": credit}
+    cfg = TrainConfig(
+        mode=mode,
+        seed=seed,
+        loss=loss,
+        device=device,
+        **{**r["train"], **{k: v for k, v in given.items() if v}},
+    )
+    info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
+    return train_and_save(
+        config, train_data, test_data, cfg, out, info, progress=progress, valid=valid, resume=resume
+    )
+
+
+def train_user(
+    net_path: str | Path,
+    data: str | Path,
+    out: str | Path,
+    bins: int | None = None,
+    epochs: int = 10,
+    seed: int = 0,
+    mode: str = "online",
+    lr: float = 0.01,
+    batch_size: int = 64,
+    loss: str = "ce",
+    workers: int = 0,
+    progress: bool | None = None,
+    device: str = "auto",
+    resume: bool = False,
+    credit: str | None = None,
+) -> TrainResult | None:
+    """Train the network of ``net.toml`` on the data folder ``data`` and save ``out``.
+
+    The model file keeps the first training samples (export calibrates on them) and the
+    first test samples (verify replays them), so it needs the data folder no more.
+    """
+    from sg_lava.data.userdata import open_data
+    from sg_lava.model.netfile import build_network, output_classes, read_net_toml
+
+    config = read_net_toml(net_path)
+    net = build_network(config, str(net_path))
+    classes = output_classes(net, str(net_path))
+    user = open_data(data, classes, tuple(net.input_shape), bins, workers)
+    samples = kept_samples(user.train, user.test)
+    cfg = TrainConfig(
+        mode=mode, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, seed=seed, device=device
+    )
+    if credit:
+        cfg.credit = credit
+    task = {"name": "data", **user.info, "net": str(Path(net_path).resolve())}
+    return train_and_save(
+        config, user.train, user.test, cfg, out, task, samples, progress, resume=resume
+    )
