@@ -11,13 +11,13 @@ zero is reported per layer. Pooling layers are folded into the synapse that foll
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from torch import Tensor
 
 from sg_lava.export.neuron import GammaParams
-from sg_lava.export.qnet import FixedPointSpec, QuantizedNetwork, QuantLayer
+from sg_lava.export.qnet import MESSAGE_BITS, FixedPointSpec, QuantizedNetwork, QuantLayer
 from sg_lava.model.grid import (
     copy_exps,
     power_of_two_exp,
@@ -124,6 +124,26 @@ HEADROOM = 2.0  # calibrated ranges leave a factor 2 above the largest value see
 SumPeak = tuple[float, "np.ndarray | None"]
 MAX_FRAC_BITS = 20
 MIN_FRAC_BITS = 8  # payload scales are not made coarser than this (_fit_payloads)
+INPUT_BITS = 8  # significant bits of a real-valued input's typical magnitude
+
+
+def input_frac_bits(x: Tensor) -> int:
+    """The input scale: the network input ``x`` is fed as ``round(x * 2**bits)``.
+
+    Integer inputs (events, counts) keep 0, so they are fed exactly. Real-valued ones, signed
+    or not, get :data:`INPUT_BITS` significant bits at their typical magnitude (the RMS of
+    the non-zero values), as far as the largest value times :data:`HEADROOM` still fits the
+    first synapse's signed messages (``MESSAGE_BITS``).
+    """
+    x = x.double()
+    nonzero = x[x != 0]
+    if not nonzero.numel() or bool((nonzero == nonzero.round()).all()):
+        return 0
+    typical = float(nonzero.square().mean().sqrt())
+    bits = INPUT_BITS - int(np.floor(np.log2(typical)))
+    top = (1 << (MESSAGE_BITS - 1)) - 1
+    room = power_of_two_exp(float(nonzero.abs().max()) * HEADROOM, float(top))
+    return int(np.clip(bits, 0, min(room, MESSAGE_BITS - 1)))
 
 
 def quantize_network(
@@ -137,7 +157,8 @@ def quantize_network(
     ``spec`` defaults to :class:`FixedPointSpec` with the ``weight_bits`` the network was
     trained for, if any. Without ``calibration`` every layer uses ``spec.state_frac_bits``
     and the weight exponents that fit the weights. With calibration inputs
-    (batch, T, *input_shape) the network is first run in wide integers; each layer then
+    (batch, T, *input_shape) the input scale is chosen from them (:func:`input_frac_bits`)
+    and the network is first run in wide integers; each layer then
     gets the finest state scale that keeps its largest state below half the range, and
     weight exponents that keep the synaptic sums in range too, so that saturation is the
     exception.
@@ -149,6 +170,7 @@ def quantize_network(
     frac = [spec.state_frac_bits] * len(folded)
     sum_peaks: list[float | None] | None = None
     if calibration is not None:
+        spec = replace(spec, input_frac_bits=input_frac_bits(calibration))
         frac, sum_peaks = _calibrate(net, folded, spec, calibration)
         frac = _fit_payloads(folded, spec, frac, sum_peaks)
     return _quantize(net, folded, spec, frac, sum_peaks)
@@ -161,7 +183,7 @@ def _calibrate(
     and the largest synaptic sum (:data:`SumPeak`)."""
     from sg_lava.reference.fixed import FixedNetwork  # local: fixed imports nothing from here
 
-    wide = CALIBRATION_SPEC
+    wide = replace(CALIBRATION_SPEC, input_frac_bits=spec.input_frac_bits)
     qnet, _ = _quantize(net, folded, wide, [wide.state_frac_bits] * len(folded), None)
     _, _, sat = FixedNetwork(qnet, wrap=False).run(qnet.quantize_input(x.numpy()))
     limit = float((1 << (spec.state_bits - 1)) - 1)
