@@ -31,6 +31,7 @@ from sg_lava.export.qnet import (
     QuantLayer,
     conv_output_hw,
 )
+from sg_lava.export.readout import check_readout
 from sg_lava.files import atomic_write
 
 FORMAT_NAME = "sg-lava-netx"
@@ -109,6 +110,8 @@ def write(
             h.attrs["format"] = FORMAT_NAME
             h.attrs["format_version"] = "{}.{}".format(*file_version(qnet))
             h.attrs["timing"] = qnet.timing
+            if qnet.readout is not None:
+                h.attrs["readout"] = str(qnet.readout)
             for key, value in {**qnet.meta, **(meta or {})}.items():
                 h.attrs[key] = str(value)
             fp = h.create_group("fixed_point")
@@ -397,9 +400,25 @@ def _read(h: h5py.File, path: Path) -> QuantizedNetwork:
     meta = {
         k: (v.decode() if isinstance(v, bytes) else str(v))
         for k, v in h.attrs.items()
-        if k not in ("format", "format_version", "timing")
+        if k not in ("format", "format_version", "timing", "readout")
     }
-    return QuantizedNetwork(input_shape, layers, spec, timing, meta)
+    return QuantizedNetwork(input_shape, layers, spec, timing, meta, _read_readout(h, path))
+
+
+def _read_readout(h: h5py.File, path: Path) -> str | float | None:
+    """The ``readout`` attribute (optional: files before 0.2 have none)."""
+    if "readout" not in h.attrs:
+        return None
+    value = h.attrs["readout"]
+    value = value.decode() if isinstance(value, bytes) else str(value)
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    try:
+        return check_readout(value if number is None else number)
+    except ValueError as err:
+        raise FormatError(f"{path}: {err}") from None
 
 
 def validate_network(qnet: QuantizedNetwork) -> list[str]:
@@ -409,6 +428,11 @@ def validate_network(qnet: QuantizedNetwork) -> list[str]:
     out: list[str] = []
     if qnet.timing not in TIMINGS:
         out.append(f"timing must be one of {TIMINGS}")
+    if qnet.readout is not None:
+        try:
+            check_readout(qnet.readout)
+        except ValueError as err:
+            out.append(str(err))
     out += qnet.spec.problems()
     shape = tuple(qnet.input_shape)
     for i, layer in enumerate(qnet.layers):

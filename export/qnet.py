@@ -138,6 +138,8 @@ class QuantizedNetwork:
     spec: FixedPointSpec = field(default_factory=FixedPointSpec)
     timing: str = "lava"
     meta: dict = field(default_factory=dict)  # provenance, free-form strings
+    # the readout window (sg_lava.export.readout); None: not recorded (files before 0.2)
+    readout: str | float | None = None
 
     @property
     def latency(self) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 
 from sg_lava.errors import UserError
 from sg_lava.export.qnet import QuantizedNetwork
+from sg_lava.export.readout import predict, readout_mask
 from sg_lava.interrupts import stop_on_signals
 from sg_lava.processes.builder import LavaNetwork
 
@@ -160,12 +161,33 @@ def _stop(procs) -> None:
             p.join()
 
 
+def readout_of(
+    qnet: QuantizedNetwork, outs: list[np.ndarray], lengths: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """The classes of a run: the file's readout window on the output (delayed by the
+    network's latency), the output summed over it in real units (``scores``) and its argmax
+    (``predictions``); empty when the file records no window rule (``task``, or none)."""
+    if qnet.readout in (None, "task"):
+        return {}
+    out = outs[-1]
+    n, steps = out.shape[:2]
+    window = np.zeros((n, steps), dtype=bool)
+    window[:, qnet.latency :] = readout_mask(qnet.readout, n, steps - qnet.latency, lengths)
+    scores = (out * window[..., None]).sum(1) / 2.0 ** qnet.layers[-1].frac_bits
+    return {"window": window, "scores": scores, "predictions": predict(out, window)}
+
+
 def save_outputs(
-    path: str, qnet: QuantizedNetwork, outs: list[np.ndarray], inputs: Sequence[str] = ()
+    path: str,
+    qnet: QuantizedNetwork,
+    outs: list[np.ndarray],
+    inputs: Sequence[str] = (),
+    classes: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Write ``sg-lava run``'s archive (``docs/format.md``): ``layer_i`` per layer, ``output``
-    (the last layer), ``latency`` and every layer's ``frac_bits``; atomically, never over
-    one of the command's ``inputs``."""
+    """Write ``sg-lava run``'s archive (its format: ``docs/format.md``): ``layer_i`` per
+    layer, ``output`` (the last layer), ``latency``, every layer's ``frac_bits``, the
+    ``readout`` setting and the ``classes`` of :func:`readout_of`; atomically, never over one
+    of the command's ``inputs``."""
     import io
 
     from sg_lava.files import atomic_write
@@ -174,6 +196,8 @@ def save_outputs(
     arrays["output"] = outs[-1]
     arrays["latency"] = np.array(qnet.latency)
     arrays["frac_bits"] = np.array([L.frac_bits for L in qnet.layers])
+    arrays["readout"] = np.array("none" if qnet.readout is None else str(qnet.readout))
+    arrays.update(classes or {})
     buf = io.BytesIO()  # zipped in memory: a full disk fails in atomic_write, cleanly
     np.savez(buf, **arrays)
     atomic_write(path, lambda f: f.write(buf.getbuffer()), inputs)

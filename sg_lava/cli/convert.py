@@ -13,6 +13,17 @@ def tonic(args: argparse.Namespace) -> int:
     return 0
 
 
+def ucr(args: argparse.Namespace) -> int:
+    from sg_lava.data.ucr import convert_ucr
+
+    counts = convert_ucr(args.path, args.out)
+    print(
+        f"wrote {args.out}/train.npz ({counts['train']} samples), test.npz ({counts['test']}), "
+        "normalisation.json"
+    )
+    return 0
+
+
 def register(sub) -> None:
     conv = sub.add_parser("convert", help="convert a dataset into the --data layout")
     kinds = conv.add_subparsers(dest="source", required=True, metavar="SOURCE")
@@ -22,3 +33,16 @@ def register(sub) -> None:
     t.add_argument("--out", required=True, help="folder for train.h5 and test.h5")
     t.add_argument("--max", type=int, default=None, help="at most this many samples per split")
     t.set_defaults(func=tonic)
+    u = kinds.add_parser(
+        "ucr",
+        help="UEA/UCR archive .ts files (NAME_TRAIN.ts, NAME_TEST.ts), z-scored per channel",
+        description="Read NAME_TRAIN.ts and NAME_TEST.ts (univariate or multivariate, equal "
+        "or unequal length) into train.npz and test.npz, each channel z-scored with the "
+        "training statistics (kept in normalisation.json). Example: sg-lava convert ucr "
+        "~/ucr/GunPoint --out data/gunpoint",
+    )
+    u.add_argument("path", help="a folder with NAME_TRAIN.ts and NAME_TEST.ts, or one of them")
+    u.add_argument(
+        "--out", required=True, help="folder for train.npz, test.npz and normalisation.json"
+    )
+    u.set_defaults(func=ucr)

@@ -90,12 +90,12 @@ def dataset_main(
 
         title, config, train, test = build()
         cfg = TrainConfig(
-            mode=args.mode,
+            mode=args.mode or "online",
             epochs=args.epochs or 10,
             lr=args.lr,
             batch_size=args.batch_size,
             seed=args.seed,
-            loss=args.loss,
+            loss=args.loss or "ce",
             credit=args.credit or "step",
         )
         n = args.lava_samples if args.verify_samples is None else args.verify_samples

@@ -13,24 +13,39 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from sg_lava.export import hdf5
+    from sg_lava.export.inputs import load_input_array, load_lengths
     from sg_lava.files import check_destination
-    from sg_lava.inputs import load_input_array
-    from sg_lava.processes.runner import encode_inputs, run_samples, save_outputs
+    from sg_lava.processes.runner import encode_inputs, readout_of, run_samples, save_outputs
 
-    inputs = [args.net, args.input]
+    inputs = [p for p in (args.net, args.input, args.lengths) if p]
     check_destination(args.out, inputs)
     qnet = hdf5.read(args.net)
     warn_timing(qnet, args.net)
     neurons = sum(L.n_neurons for L in qnet.layers)
     x = load_input_array(args.input, qnet.input_shape, qnet.input_limit(), neurons)
-    outs = run_samples(qnet, encode_inputs(qnet, x, args.backend), args.backend)
-    save_outputs(args.out, qnet, outs, inputs)
+    lengths = load_lengths(args.lengths, *x.shape[:2]) if args.lengths else None
+    # the input padded by the latency, so that the last step's effect reaches the output
+    padded = np.concatenate([x, np.zeros((x.shape[0], qnet.latency, *x.shape[2:]))], 1)
+    outs = run_samples(qnet, encode_inputs(qnet, padded, args.backend), args.backend)
+    classes = readout_of(qnet, outs, lengths)
+    save_outputs(args.out, qnet, outs, inputs, classes)
     print(
-        f"ran {x.shape[0]} sample(s) x {x.shape[1]} steps on Lava ({args.backend}); "
-        f"output lags {qnet.latency} steps"
+        f"ran {x.shape[0]} sample(s) x {x.shape[1]} steps (+{qnet.latency} for the output's "
+        f"lag) on Lava ({args.backend})"
     )
     for i, a in enumerate(outs):
         print(f"layer_{i}: shape {a.shape}, {np.count_nonzero(a)} non-zero")
+    if classes:
+        counts = np.bincount(classes["predictions"], minlength=qnet.layers[-1].shape[0])
+        print(f"predictions (readout {qnet.readout!r}): samples per class {counts.tolist()}")
+        if args.print:
+            for i, c in enumerate(classes["predictions"].tolist()):
+                print(f"sample {i}: class {c}")
+    else:
+        print(
+            f"no predictions: the file's readout is {qnet.readout or 'not recorded'!s} "
+            "(a task's own window); read 'output' yourself"
+        )
     print(f"wrote {args.out}")
     return 0
 
@@ -48,5 +63,7 @@ def register(sub) -> None:
     rn.add_argument("net", help="network file (net.h5)")
     rn.add_argument("--input", required=True, help=".npy of (batch, T, *input_shape)")
     rn.add_argument("--out", required=True, help=".npz to write, one array per layer")
+    rn.add_argument("--lengths", default=None, help=".npy of (batch,) each sample's own length")
     rn.add_argument("--backend", choices=BACKENDS, default="fixed")
+    rn.add_argument("--print", action="store_true", help="print each sample's predicted class")
     rn.set_defaults(func=run)

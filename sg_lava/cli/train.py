@@ -29,9 +29,10 @@ def task_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
-    """``--mode``, ``--loss`` and ``--credit``, with the choices training takes."""
-    p.add_argument("--mode", choices=MODES, default="online")
-    p.add_argument("--loss", choices=LOSSES, default="ce", help="loss at every step")
+    """``--mode``, ``--loss`` and ``--credit``, with the choices training takes (None: the
+    recipe's)."""
+    p.add_argument("--mode", choices=MODES, default=None, help="default: the recipe's")
+    p.add_argument("--loss", choices=LOSSES, default=None, help="loss at every step (ce)")
     p.add_argument(
         "--credit",
         choices=CREDITS,
@@ -55,6 +56,13 @@ def register(sub) -> None:
     train.add_argument("--net", default=None, help="network config (net.toml, docs/data.md)")
     train.add_argument("--bins", type=int, default=None, help="time steps per event sample")
     train.add_argument("--workers", type=int, default=0, help="DataLoader workers for events")
+    train.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=None,
+        help="--data runs: the stratified share of the training data the best epoch is "
+        "chosen on (default 0.1; 0: none)",
+    )
     train.add_argument("--out", required=True, help="model file to write (model.pt)")
     train.add_argument(
         "--epochs", type=POSITIVE, default=None, help="epochs (default: the recipe's)"
@@ -96,16 +104,17 @@ def _train(args: argparse.Namespace, device: str, user: bool):
         args.data,
         args.out,
         bins=args.bins,
-        epochs=args.epochs or 10,
         seed=args.seed,
-        mode=args.mode,
-        lr=args.lr or 0.01,
-        batch_size=args.batch_size or 64,
-        loss=args.loss,
+        valid_fraction=args.valid_fraction,
         workers=args.workers,
         progress=progress,
         device=device,
         resume=args.resume,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        mode=args.mode,
+        loss=args.loss,
         credit=args.credit,
     )
 
@@ -141,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
 
     fixed = Pipeline(res.path, str(device)).fixed_accuracy(res.test)
     what = f"data: {args.data}" if user else f"task: {args.task}"
-    print(f"{what} ({args.mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
+    mode = res.settings.get("mode", args.mode)
+    print(f"{what} ({mode}, seed {args.seed}), trained in {res.seconds:.1f} s")
     print(f"model: {args.out}")
     print(f"fixed-point accuracy: {fixed:.4f}")
     print(f"accuracy: {res.float_accuracy:.4f}")

@@ -75,6 +75,15 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+# The default recipe of `sg-lava train --data DIR --net net.toml`: training settings and the
+# share of the training data held out for validation (stratified; the best epoch is chosen
+# on it). docs/real_data.md gives the measurements behind it.
+DATA_RECIPE: dict[str, Any] = {
+    "train": {"mode": "online", "epochs": 10, "batch_size": 64, "lr": 0.01},
+    "valid_fraction": 0.1,
+}
+
+
 def recipe(task: str) -> dict[str, Any]:
     """A copy of the recipe of ``task`` (KeyError for an unknown task)."""
     if task not in RECIPES:

@@ -21,11 +21,13 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from sg_lava.data.tasks import TaskData
 from sg_lava.errors import UserError
+from sg_lava.export.readout import readout_mask
 
 
-def second_half_mask(n: int, T: int) -> Tensor:
-    """Readout mask (n, T): the second half of every sample (the class is known by then)."""
-    return (torch.arange(T) >= T // 2).expand(n, T).clone()
+def window(readout: str | float, n: int, T: int, lengths=None) -> Tensor:
+    """The readout mask (n, T) of ``n`` samples of ``T`` steps as a tensor
+    (:func:`sg_lava.export.readout.readout_mask`)."""
+    return torch.from_numpy(readout_mask(readout, n, T, lengths))
 
 
 def frame_shape(sensor_size: Sequence[int]) -> tuple[int, ...]:
@@ -91,11 +93,19 @@ def collate(items: list[tuple[Tensor, int]]) -> tuple[Tensor, Tensor]:
 class StreamData:
     """A split read sample by sample through a ``DataLoader`` with ``workers`` processes."""
 
-    def __init__(self, dataset: Dataset, n_classes: int, workers: int = 0, name: str = "") -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        n_classes: int,
+        workers: int = 0,
+        name: str = "",
+        readout: str | float = "second-half",
+    ) -> None:
         self.dataset = dataset
         self.n_classes = int(n_classes)
         self.workers = int(workers)
         self.name = name
+        self.readout = readout  # the window of every batch's mask (sg_lava.export.readout)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -119,7 +129,7 @@ class StreamData:
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
         try:
             for x, y in self.loader(batch_size, order.tolist()):
-                yield x, y, second_half_mask(len(y), x.shape[1])
+                yield x, y, window(self.readout, len(y), x.shape[1])
         except UserError as err:  # raised in a worker: torch adds its traceback to the text
             raise UserError(_worker_message(str(err))) from None
 
@@ -127,7 +137,17 @@ class StreamData:
         """The first ``n`` samples (all for None), still streamed."""
         if n is None or n >= len(self):
             return self
-        return StreamData(Subset(self.dataset, range(n)), self.n_classes, self.workers, self.name)
+        return self.select(range(n))
+
+    def select(self, indices: Sequence[int]) -> StreamData:
+        """The samples at ``indices``, in that order, still streamed."""
+        return StreamData(
+            Subset(self.dataset, list(indices)),
+            self.n_classes,
+            self.workers,
+            self.name,
+            self.readout,
+        )
 
     def head(self, n: int) -> TaskData:
         """The first ``n`` samples in memory (the samples a model file stores)."""

@@ -40,6 +40,11 @@ class TaskData:
         """The first ``n`` samples."""
         return TaskData(self.x[:n], self.y[:n], self.mask[:n], self.n_classes)
 
+    def select(self, indices) -> TaskData:
+        """The samples at ``indices``, in that order."""
+        idx = torch.as_tensor(indices, dtype=torch.int64)
+        return TaskData(self.x[idx], self.y[idx], self.mask[idx], self.n_classes)
+
 
 def delay_detection(
     n: int,

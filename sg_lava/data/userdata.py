@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from sg_lava.data.streaming import Binned, StreamData, frame_shape, second_half_mask
+from sg_lava.data.streaming import Binned, StreamData, frame_shape, window
 from sg_lava.data.tasks import TaskData
 from sg_lava.errors import UserError
+from sg_lava.export.readout import check_lengths
 
 EVENTS_LAYOUT = (
     "labels (n,) int; events/<i> structured (t, x[, y][, p]); attrs sensor_size [W, H, P]"
@@ -39,10 +40,13 @@ def load_split(
     split: str,
     n_classes: int | None = None,
     input_shape: tuple[int, ...] | None = None,
+    readout: str | float = "second-half",
 ) -> TaskData:
     """``DIR/<split>.npz`` as a :class:`TaskData`; ``n_classes`` defaults to max(y) + 1.
 
     With ``input_shape``, samples of another shape are refused (they do not fit the network).
+    An optional array ``lengths`` (n,) gives each padded series its own length; the mask is
+    the ``readout`` window of each sample (:mod:`sg_lava.export.readout`).
     """
     if not Path(folder).is_dir():
         raise UserError(f"data folder not found: {folder}")
@@ -55,17 +59,31 @@ def load_split(
             if missing:
                 raise UserError(f"{path}: missing array {missing[0]!r} (has {sorted(f.files)})")
             x, y = f["x"], f["y"]
+            lengths = f["lengths"] if "lengths" in f else None
+            own = f["mask"] if "mask" in f else None
     except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise UserError(f"{path}: not a readable .npz file ({str(err)[:80]})") from None
     _check(path, x, y, n_classes)
     if input_shape is not None and tuple(x.shape[2:]) != tuple(input_shape):
         want = ", ".join(str(n) for n in input_shape)
         raise UserError(f"{path}: x has shape {x.shape}; the network expects (n, T, {want})")
+    if lengths is not None:
+        try:
+            check_lengths(lengths, *x.shape[:2])
+        except ValueError as err:
+            raise UserError(f"{path}: {err}") from None
     classes = int(n_classes if n_classes is not None else y.max() + 1)
     xt = torch.as_tensor(x.astype(np.float32))
-    return TaskData(
-        xt, torch.as_tensor(y.astype(np.int64)), second_half_mask(*x.shape[:2]), classes
-    )
+    if readout == "task":  # the data's own window: a task model's test samples, say
+        if own is None or own.shape != x.shape[:2] or own.dtype != np.bool_:
+            raise UserError(
+                f"{path}: the model reads out on its task's own window: give it as an array "
+                f"'mask' ({x.shape[0]}, {x.shape[1]}) of booleans"
+            )
+        mask = torch.as_tensor(own)
+    else:
+        mask = window(readout, *x.shape[:2], lengths)
+    return TaskData(xt, torch.as_tensor(y.astype(np.int64)), mask, classes)
 
 
 def _check(path: Path, x: np.ndarray, y: np.ndarray, n_classes: int | None) -> None:
@@ -188,6 +206,7 @@ def events_split(
     n_classes: int | None = None,
     input_shape: tuple[int, ...] | None = None,
     workers: int = 0,
+    readout: str | float = "second-half",
 ) -> StreamData:
     """``DIR/<split>.h5`` as a :class:`StreamData` of ``bins`` steps per sample."""
     source = EventsFile(Path(folder) / f"{split}.h5")
@@ -198,16 +217,41 @@ def events_split(
     except UserError as err:
         raise UserError(f"{source.path}: {err}") from None
     classes = n_classes if n_classes is not None else int(source.labels.max()) + 1
-    return StreamData(dataset, classes, workers, name=str(source.path))
+    return StreamData(dataset, classes, workers, name=str(source.path), readout=readout)
 
 
 @dataclass
 class UserData:
-    """The two splits of a data folder and how they were read (recorded in the model)."""
+    """The splits of a data folder and how they were read (recorded in the model)."""
 
     train: TaskData | StreamData
     test: TaskData | StreamData
     info: dict[str, Any]
+    labels: np.ndarray  # the training split's labels, for a stratified validation split
+
+    def split_valid(self, fraction: float, seed: int) -> tuple[TaskData | StreamData, Any]:
+        """(train, valid): a stratified ``fraction`` of the training split held out for
+        validation, chosen by ``seed``; valid is None for a fraction of 0."""
+        if fraction == 0:
+            return self.train, None
+        keep, held = stratified_split(self.labels, fraction, seed)
+        return self.train.select(keep), self.train.select(held)
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices (kept, held out): about ``fraction`` of every class held out (at least one
+    sample of each class that has two or more), drawn by ``seed``; both in ascending order."""
+    if not 0 < fraction < 1:
+        raise UserError(f"--valid-fraction must lie in [0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    held: list[int] = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k = min(len(idx) - 1, max(1, int(round(fraction * len(idx)))))
+        held += rng.choice(idx, size=k, replace=False).tolist() if k > 0 else []
+    held_set = set(held)
+    keep = [i for i in range(len(labels)) if i not in held_set]
+    return keep, sorted(held)
 
 
 def open_data(
@@ -216,8 +260,10 @@ def open_data(
     input_shape: tuple[int, ...],
     bins: int | None = None,
     workers: int = 0,
+    readout: str | float = "second-half",
 ) -> UserData:
-    """The train and test splits of ``folder`` (npz or events), checked against a network."""
+    """The train and test splits of ``folder`` (npz or events), checked against a network
+    and read out over ``readout`` windows."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"data folder not found: {folder}")
@@ -225,15 +271,16 @@ def open_data(
     if has["npz"]:
         if bins is not None:
             raise UserError(f"{folder}: .npz data is already binned; --bins is for events (.h5)")
-        train = load_split(folder, "train", n_classes, input_shape)
-        test = load_split(folder, "test", n_classes, input_shape)
-        return UserData(train, test, {"format": "npz", "path": str(folder.resolve())})
+        train = load_split(folder, "train", n_classes, input_shape, readout)
+        test = load_split(folder, "test", n_classes, input_shape, readout)
+        info = {"format": "npz", "path": str(folder.resolve())}
+        return UserData(train, test, info, train.y.numpy())
     if has["h5"]:
         if bins is None or bins < 1:
             raise UserError(f"{folder}: event data (.h5) needs --bins N, the time steps per sample")
-        splits = [events_split(folder, s, bins, n_classes, input_shape, workers) for s in ("train", "test")]  # fmt: skip
+        splits = [events_split(folder, s, bins, n_classes, input_shape, workers, readout) for s in ("train", "test")]  # fmt: skip
         info = {"format": "events", "path": str(folder.resolve()), "bins": int(bins)}
-        return UserData(*splits, info)
+        return UserData(*splits, info, splits[0].dataset.source.labels)
     raise UserError(
         f"{folder}: holds neither train.npz and test.npz nor train.h5 and test.h5 (docs/data.md)"
     )

@@ -78,7 +78,7 @@ def activity_inputs(
     if n < 1:
         raise UserError("--samples must be at least 1")
     if inputs:
-        from sg_lava.inputs import load_input_array
+        from sg_lava.export.inputs import load_input_array
 
         return load_input_array(inputs, qnet.input_shape)[:n]
     if data:

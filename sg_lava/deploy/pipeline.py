@@ -163,7 +163,16 @@ class Pipeline:
     @cached_property
     def quantized(self) -> tuple[QuantizedNetwork, list[LayerReport]]:
         """The integer network (calibrated when the model has data) and its layer reports."""
-        return quantize_network(self.net, calibration=self.calibration)
+        qnet, reports = quantize_network(self.net, calibration=self.calibration)
+        qnet.readout = self.readout
+        return qnet, reports
+
+    @property
+    def readout(self) -> str | float:
+        """The model's readout window (:mod:`sg_lava.export.readout`): a built-in task's
+        own window for a model of one (also in files written before the setting existed)."""
+        task = self.payload.get("task") or {}
+        return "task" if isinstance(task, dict) and "params" in task else self.net.config["readout"]
 
     @property
     def qnet(self) -> QuantizedNetwork:
@@ -254,13 +263,7 @@ class Pipeline:
         if data is not None:
             from sg_lava.data.userdata import load_split
 
-            split = load_split(data, "test")
-            if tuple(split.x.shape[2:]) != tuple(self.net.input_shape):
-                raise UserError(
-                    f"{data}/test.npz: samples of shape {tuple(split.x.shape[2:])}, the model "
-                    f"takes {tuple(self.net.input_shape)}"
-                )
-            return split
+            return load_split(data, "test", input_shape=self.net.input_shape, readout=self.readout)
         recorded = self.payload.get("task") or {}
         if recorded.get("name") != task:
             trained = recorded.get("name") or "no recorded task"
@@ -334,7 +337,7 @@ class Pipeline:
 
     def verification_inputs(self, samples: int, steps: int | None, inputs=None) -> Tensor:
         """Inputs for ``verify``: a ``.npy`` file, else the model's held-out samples."""
-        from sg_lava.inputs import check_run_size, load_input_array
+        from sg_lava.export.inputs import check_run_size, load_input_array
 
         neurons = sum(L.n_neurons for L in self.qnet.layers)
         if inputs:

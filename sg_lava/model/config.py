@@ -25,6 +25,7 @@ from sg_lava.export.qnet import (
     WIDTH_RANGES,
     conv_output_hw,
 )
+from sg_lava.export.readout import check_readout
 from sg_lava.limits import memory_budget
 
 DEFAULTS: dict[str, Any] = {
@@ -37,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     # Train through the export's weight grid of this many bits (sg_lava.model.grid.on_weight_grid);
     # None: float weights. sg-export then defaults to the same width.
     "weight_bits": None,
+    # The steps whose output is read as the class (sg_lava.export.readout): "task" (a built-in
+    # task's own window), "all", "second-half", "last", or the last fraction f in (0, 1].
+    "readout": "second-half",
 }
 LAYER_NEURON_KEYS = ("K", "F", "per_synapse")  # a dense or conv layer may override these
 TOP_KEYS = ("input_shape", "layers", *DEFAULTS)
@@ -82,6 +86,10 @@ def check_config(raw: Any, where: str = "network config") -> dict[str, Any]:
         _int(cfg["weight_bits"], f"{where}: weight_bits", *WIDTH_RANGES["weight_bits"])
     if cfg["timing"] not in TIMINGS:
         raise ConfigError(f"{where}: timing must be one of {TIMINGS}, got {cfg['timing']!r}")
+    try:
+        cfg["readout"] = check_readout(cfg["readout"])
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
     layers = cfg["layers"]
     if not isinstance(layers, list) or not layers or not all(isinstance(t, dict) for t in layers):
         raise ConfigError(f"{where}: layers must be a list of one or more [[layers]] tables")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sg_lava.export import readout
+
 
 def pad_steps(x: Tensor, steps: int) -> Tensor:
     """Append ``steps`` all-zero time steps so a delayed run loses nothing."""
@@ -36,5 +38,7 @@ def shift_mask(mask: Tensor, steps: int) -> Tensor:
 
 
 def predict(output: Tensor, mask: Tensor) -> Tensor:
-    """Class per sample: argmax of the readout summed over the masked steps."""
-    return (output * mask.unsqueeze(-1).to(output.dtype)).sum(1).argmax(-1)
+    """Class per sample: argmax of the readout summed over the masked steps
+    (:func:`sg_lava.export.readout.predict`, the rule ``sg-lava run`` applies too)."""
+    out = output.detach().cpu().numpy()
+    return torch.from_numpy(readout.predict(out, mask.cpu().numpy().astype(bool)))

@@ -252,7 +252,10 @@ def _quantize(
                 [int(d) for d in decays[i]],
             )
         )  # fmt: skip
-    return QuantizedNetwork(tuple(net.input_shape), layers, spec, net.timing), reports
+    qnet = QuantizedNetwork(
+        tuple(net.input_shape), layers, spec, net.timing, readout=net.config["readout"]
+    )
+    return qnet, reports
 
 
 def _copies(module: GammaLayer, g: dict) -> Tensor:

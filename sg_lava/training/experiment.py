@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sg_lava.data.recipes import dense_config, recipe
+from sg_lava.data.recipes import DATA_RECIPE, dense_config, recipe
 from sg_lava.data.streaming import StreamData
 from sg_lava.data.tasks import TaskData, make_task, split_seed
 from sg_lava.model.modelfile import kept_samples, save_model
@@ -33,6 +33,7 @@ class TrainResult:
     float_accuracy: float
     seconds: float
     history: list[dict] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig.settings()
 
 
 def train_and_save(
@@ -50,14 +51,15 @@ def train_and_save(
     """Train a network of ``config`` on ``train_data``, save it, measure it on ``test_data``.
 
     ``samples`` (calibration and test inputs) go into the file for tasks that cannot be
-    regenerated from a seed (datasets). After each epoch the accuracy on ``valid`` (else
-    on ``test_data``) is recorded and the run's files (:class:`RunFiles`: checkpoint, best
-    model, metrics, curve) are written beside ``out``; ``resume`` continues from the
-    checkpoint. Under ``torchrun`` only rank 0 saves and measures; other ranks get None.
+    regenerated from a seed (datasets). After each epoch the accuracy on ``valid`` is
+    recorded (without ``valid``: none, and no best model) and the run's files
+    (:class:`RunFiles`: checkpoint, best model, metrics, curve) are written beside ``out``;
+    ``resume`` continues from the checkpoint. ``test_data`` is measured once, after the last
+    epoch: it never chooses a model. Under ``torchrun`` only rank 0 saves and measures;
+    other ranks get None.
     """
     seed_everything(cfg.seed)
     net = GammaNetwork(config)
-    valid = valid if valid is not None else test_data
 
     def info(**extra: Any) -> dict[str, Any]:
         keys = ("mode", "epochs", "seed", "lr", "batch_size")
@@ -74,7 +76,7 @@ def train_and_save(
         net,
         train_data,
         cfg,
-        evaluate=lambda n: float_accuracy(n, valid),
+        evaluate=None if valid is None else (lambda n: float_accuracy(n, valid)),
         progress=progress,
         checkpoints=Checkpoints(RunFiles.beside(out), save_best),
         resume=resume,
@@ -86,7 +88,7 @@ def train_and_save(
     save_model(
         net, out, task=task, train=info(seconds=seconds, float_accuracy=acc), samples=samples
     )
-    return TrainResult(Path(out), net, test_data, acc, seconds, history)
+    return TrainResult(Path(out), net, test_data, acc, seconds, history, cfg.settings())
 
 
 def recipe_config(
@@ -105,7 +107,7 @@ def recipe_config(
         neuron["timing"] = timing
     if resolution != 1:
         neuron["F"] = neuron["F"] / resolution
-    return dense_config(n_in, r["hidden"], n_classes, **neuron)
+    return dense_config(n_in, r["hidden"], n_classes, readout="task", **neuron)
 
 
 def train_task(
@@ -113,13 +115,13 @@ def train_task(
     out: str | Path,
     epochs: int | None = None,
     seed: int = 0,
-    mode: str = "online",
+    mode: str | None = None,
     resolution: int = 1,
     per_synapse: bool = False,
     timing: str | None = None,
     n_train: int | None = None,
     n_test: int | None = None,
-    loss: str = "ce",
+    loss: str | None = None,
     lr: float | None = None,
     batch_size: int | None = None,
     credit: str | None = None,
@@ -129,7 +131,8 @@ def train_task(
 ) -> TrainResult | None:
     """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``.
 
-    ``epochs``, ``lr``, ``batch_size`` and ``credit`` default to the recipe's. The best epoch
+    ``epochs``, ``lr``, ``batch_size``, ``mode``, ``loss`` and ``credit`` default to the
+    recipe's (online, cross-entropy, one-step credit unless it says otherwise). The best epoch
     is chosen on a validation split of its own seed (``split_seed``), the size of the test
     split.
     """
@@ -144,12 +147,9 @@ def train_task(
         task, train_data.x.shape[-1], train_data.n_classes, resolution, per_synapse, timing
     )
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "credit": credit}
+    given |= {"mode": mode, "loss": loss}
     cfg = TrainConfig(
-        mode=mode,
-        seed=seed,
-        loss=loss,
-        device=device,
-        **{**r["train"], **{k: v for k, v in given.items() if v}},
+        seed=seed, device=device, **{**r["train"], **{k: v for k, v in given.items() if v}}
     )
     info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
     return train_and_save(
@@ -161,23 +161,24 @@ def train_user(
     net_path: str | Path,
     data: str | Path,
     out: str | Path,
+    *,
     bins: int | None = None,
-    epochs: int = 10,
     seed: int = 0,
-    mode: str = "online",
-    lr: float = 0.01,
-    batch_size: int = 64,
-    loss: str = "ce",
+    valid_fraction: float | None = None,
     workers: int = 0,
     progress: bool | None = None,
     device: str = "auto",
     resume: bool = False,
-    credit: str | None = None,
+    **settings: Any,
 ) -> TrainResult | None:
     """Train the network of ``net.toml`` on the data folder ``data`` and save ``out``.
 
-    The model file keeps the first training samples (export calibrates on them) and the
-    first test samples (verify replays them), so it needs the data folder no more.
+    ``settings`` (``epochs``, ``lr``, ``batch_size``, ``mode``, ``loss``, ``credit``; None:
+    the default) override :data:`sg_lava.data.recipes.DATA_RECIPE`. The best epoch is chosen
+    on a stratified ``valid_fraction`` of the training data (the recipe's by default; 0: no
+    validation, no best model); the test split is measured once, at the end. The model file
+    keeps the first training samples (export calibrates on them) and the first test samples
+    (verify replays them), so it needs the data folder no more.
     """
     from sg_lava.data.userdata import open_data
     from sg_lava.model.netfile import build_network, output_classes, read_net_toml
@@ -185,14 +186,19 @@ def train_user(
     config = read_net_toml(net_path)
     net = build_network(config, str(net_path))
     classes = output_classes(net, str(net_path))
-    user = open_data(data, classes, tuple(net.input_shape), bins, workers)
-    samples = kept_samples(user.train, user.test)
-    cfg = TrainConfig(
-        mode=mode, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, seed=seed, device=device
-    )
-    if credit:
-        cfg.credit = credit
-    task = {"name": "data", **user.info, "net": str(Path(net_path).resolve())}
+    readout = net.config["readout"]
+    user = open_data(data, classes, tuple(net.input_shape), bins, workers, readout)
+    fraction = DATA_RECIPE["valid_fraction"] if valid_fraction is None else valid_fraction
+    train_data, valid = user.split_valid(fraction, seed)
+    samples = kept_samples(train_data, user.test)
+    given = {k: v for k, v in settings.items() if v is not None}
+    cfg = TrainConfig(seed=seed, device=device, **{**DATA_RECIPE["train"], **given})
+    task = {
+        "name": "data",
+        **user.info,
+        "net": str(Path(net_path).resolve()),
+        "valid_fraction": fraction,
+    }
     return train_and_save(
-        config, user.train, user.test, cfg, out, task, samples, progress, resume=resume
+        config, train_data, user.test, cfg, out, task, samples, progress, valid, resume
     )

@@ -28,7 +28,7 @@ def test_train_accepts_the_new_tasks_and_credit(task, monkeypatch, tmp_path):
     seen = {}
 
     class Result:
-        seconds, float_accuracy, path, test = 0.0, 0.5, tmp_path / "m.pt", None
+        seconds, float_accuracy, path, test, settings = 0.0, 0.5, tmp_path / "m.pt", None, {}
 
     class FakePipeline:
         def __init__(self, path, device=None):

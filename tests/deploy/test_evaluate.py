@@ -55,8 +55,13 @@ def test_train_evaluate_and_verify_agree_on_the_fixed_point_accuracy(trained, tm
     # the same samples as a user's folder give the same figures
     np.savez(tmp_path / "test.npz", x=res.test.x.numpy(), y=res.test.y.numpy())
     out = cli("evaluate", str(model), str(net), "--data", str(tmp_path), "--json")
+    assert out.returncode == 1 and "its task's own window" in out.stderr  # no mask given
+    arrays = {"x": res.test.x.numpy(), "y": res.test.y.numpy(), "mask": res.test.mask.numpy()}
+    np.savez(tmp_path / "test.npz", **arrays)
+    out = cli("evaluate", str(model), str(net), "--data", str(tmp_path), "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["samples"] == 30
+    same = json.loads(out.stdout)
+    assert same["samples"] == 30 and same["fixed_accuracy"] == report["fixed_accuracy"]
 
 
 def test_evaluate_text_report_names_every_figure(trained):
@@ -89,5 +94,6 @@ def test_bad_input_gets_one_clear_line(trained, tmp_path):
     )
     np.savez(tmp_path / "test.npz", x=np.zeros((3, 10, 5)), y=np.zeros(3, dtype=int))
     one_line_error(
-        cli("evaluate", str(model), str(net), "--data", str(tmp_path)), "the model takes (2,)"
+        cli("evaluate", str(model), str(net), "--data", str(tmp_path)),
+        "the network expects (n, T, 2)",
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sg_lava.errors import UserError
+from sg_lava.export.readout import check_lengths
 from sg_lava.limits import memory_budget
 
 
@@ -71,3 +72,15 @@ def load_input_array(
             "24-bit messages at the file's input_frac_bits)"
         )
     return x
+
+
+def load_lengths(path: str | Path, n: int, T: int) -> np.ndarray:
+    """A ``.npy`` of (n,) integers in [1, T]: padded series' own lengths."""
+    try:
+        lengths = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: not a readable .npy file ({str(err)[:80]})") from None
+    try:
+        return check_lengths(lengths, n, T)
+    except ValueError as err:
+        raise UserError(f"{path}: {err}") from None
