@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 
 from sg_lava.errors import UserError
+from sg_lava.export.encoding import check_encoding
 from sg_lava.export.neuron import GammaParams, param_infos
 from sg_lava.export.qnet import (
     MAX_K,
@@ -36,9 +37,10 @@ from sg_lava.files import atomic_write
 
 FORMAT_NAME = "sg-lava-netx"
 # The newest version this reader reads. 2.0 added ``copy_exp``, which changes the dynamics
-# of a per-synapse layer: a 1.x reader must refuse such a file, not ignore the field.
+# of a per-synapse layer: a 1.x reader must refuse such a file, not ignore the field; 3.0
+# added the input encoder, which changes what the first synapse receives.
 # The writer writes the lowest version that describes the file (:func:`file_version`).
-FORMAT_VERSION = (2, 0)
+FORMAT_VERSION = (3, 0)
 NEURON_TYPE = "GAMMA"
 
 
@@ -91,8 +93,11 @@ def _write_neuron(group: h5py.Group, params: GammaParams) -> None:
 
 
 def file_version(qnet: QuantizedNetwork) -> tuple[int, int]:
-    """The lowest format version that holds ``qnet``: 2.0 when a layer has ``copy_exp``
-    (so that older readers refuse it), 1.0 otherwise (so that they still read it)."""
+    """The lowest format version that holds ``qnet``: 3.0 with an input encoder, 2.0 when
+    a layer has ``copy_exp`` (so that older readers refuse what they would misread), 1.0
+    otherwise (so that they still read it)."""
+    if qnet.input_encoding != "direct":
+        return (3, 0)
     return (2, 0) if any(L.neuron.copy_exp is not None for L in qnet.layers) else (1, 0)
 
 
@@ -112,6 +117,11 @@ def write(
             h.attrs["timing"] = qnet.timing
             if qnet.readout is not None:
                 h.attrs["readout"] = str(qnet.readout)
+            if qnet.input_encoding != "direct":
+                code = h.create_group("input_code")
+                code.attrs["encoding"] = qnet.input_encoding
+                code.create_dataset("theta", data=np.int64(qnet.input_theta))
+                code.create_dataset("mf", data=np.int64(qnet.input_mf))
             for key, value in {**qnet.meta, **(meta or {})}.items():
                 h.attrs[key] = str(value)
             fp = h.create_group("fixed_point")
@@ -402,7 +412,20 @@ def _read(h: h5py.File, path: Path) -> QuantizedNetwork:
         for k, v in h.attrs.items()
         if k not in ("format", "format_version", "timing", "readout")
     }
-    return QuantizedNetwork(input_shape, layers, spec, timing, meta, _read_readout(h, path))
+    encoding, theta, mf = _read_input_code(h, path)
+    return QuantizedNetwork(
+        input_shape, layers, spec, timing, meta, _read_readout(h, path), encoding, theta, mf
+    )
+
+
+def _read_input_code(h: h5py.File, path: Path) -> tuple[str, int, int]:
+    """The input encoder (group ``input_code``; without it: ``direct``)."""
+    if "input_code" not in h:
+        return "direct", 0, 0
+    code = h["input_code"]
+    encoding = code.attrs.get("encoding", "")
+    encoding = encoding.decode() if isinstance(encoding, bytes) else str(encoding)
+    return encoding, _int(code, "theta", "input_code"), _int(code, "mf", "input_code")
 
 
 def _read_readout(h: h5py.File, path: Path) -> str | float | None:
@@ -433,6 +456,14 @@ def validate_network(qnet: QuantizedNetwork) -> list[str]:
             check_readout(qnet.readout)
         except ValueError as err:
             out.append(str(err))
+    try:
+        check_encoding(qnet.input_encoding, qnet.input_theta)
+    except ValueError as err:
+        out.append(str(err))
+    top = (1 << (MESSAGE_BITS - 1)) - 1
+    for name in ("input_theta", "input_mf"):
+        if not 0 <= getattr(qnet, name) <= top:
+            out.append(f"{name} must lie in [0, {top}]")
     out += qnet.spec.problems()
     shape = tuple(qnet.input_shape)
     for i, layer in enumerate(qnet.layers):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sg_lava.export import TIMINGS  # noqa: F401  (defined numpy-free for the CLI's parser)
+from sg_lava.export.encoding import encode
 from sg_lava.export.neuron import GammaParams
 
 MESSAGE_BITS = 24  # graded spike payloads on Lava (num_message_bits)
@@ -140,6 +141,11 @@ class QuantizedNetwork:
     meta: dict = field(default_factory=dict)  # provenance, free-form strings
     # the readout window (sg_lava.export.readout); None: not recorded (files before 0.2)
     readout: str | float | None = None
+    # the input encoder (sg_lava.export.encoding): theta at the input scale, m_f a fraction
+    # of 2**mf_bits; the code's decay is the first layer's first-bucket decay
+    input_encoding: str = "direct"
+    input_theta: int = 0
+    input_mf: int = 0
 
     @property
     def latency(self) -> int:
@@ -148,6 +154,20 @@ class QuantizedNetwork:
     def input_limit(self) -> float:
         """Largest |x| of a real input whose integer fits the first synapse's messages."""
         return ((1 << (MESSAGE_BITS - 1)) - 1) / 2.0**self.spec.input_frac_bits
+
+    def encode_input(self, q: np.ndarray) -> np.ndarray:
+        """The integer payloads the first synapse receives for the quantised inputs ``q``
+        (:meth:`quantize_input`): the input encoder, run on the host."""
+        return encode(
+            q,
+            self.input_encoding,
+            self.input_theta,
+            self.input_mf,
+            int(self.layers[0].neuron.decay[0]),
+            integer=True,
+            decay_bits=self.spec.decay_bits,
+            mf_bits=self.spec.mf_bits,
+        )
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Network input as the integers the first synapse receives."""

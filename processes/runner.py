@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sg_lava.errors import UserError
+from sg_lava.export.encoding import encode
 from sg_lava.export.qnet import QuantizedNetwork
 from sg_lava.export.readout import predict, readout_mask
 from sg_lava.interrupts import stop_on_signals
@@ -40,9 +41,16 @@ def default_workers() -> int:
 def encode_inputs(qnet: QuantizedNetwork, x: np.ndarray, backend: str) -> np.ndarray:
     """Real-valued inputs (B, T, *input_shape) in the units the backend's first synapse takes:
     integers for the fixed-point backends, the same scale as reals for ``float``."""
-    if backend == "float":
-        return np.asarray(x, dtype=np.float64) * 2.0**qnet.spec.input_frac_bits
-    return qnet.quantize_input(x)
+    if backend == "float":  # the encoder in reals at the input scale
+        spec = qnet.spec
+        return encode(
+            np.asarray(x, dtype=np.float64) * 2.0**spec.input_frac_bits,
+            qnet.input_encoding,
+            qnet.input_theta,
+            qnet.input_mf / 2.0**spec.mf_bits,
+            qnet.layers[0].neuron.decay[0] / 2.0**spec.decay_bits,
+        )
+    return qnet.encode_input(qnet.quantize_input(x))
 
 
 def run_samples(

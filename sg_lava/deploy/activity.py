@@ -113,7 +113,7 @@ def run_reference(qnet: QuantizedNetwork, x: np.ndarray) -> list[np.ndarray]:
 
     ints = qnet.quantize_input(x)
     out, hidden, _ = FixedNetwork(qnet).run(ints)
-    return [ints] + [h.numpy() for h in hidden] + [out.numpy()]
+    return [qnet.encode_input(ints)] + [h.numpy() for h in hidden] + [out.numpy()]
 
 
 def synaptic_ops(events: np.ndarray, fanout: np.ndarray) -> int:

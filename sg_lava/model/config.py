@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 from sg_lava.errors import UserError
+from sg_lava.export.encoding import check_encoding
 from sg_lava.export.qnet import (
     MAX_K,
     MAX_LAYERS,
@@ -41,6 +42,12 @@ DEFAULTS: dict[str, Any] = {
     # The steps whose output is read as the class (sg_lava.export.readout): "task" (a built-in
     # task's own window), "all", "second-half", "last", or the last fraction f in (0, 1].
     "readout": "second-half",
+    # What the host sends the first synapse (sg_lava.export.encoding): "direct" (the input),
+    # "delta" (changes of at least input_theta) or "sigma-delta" (the neuron's code, signed,
+    # threshold input_theta + input_mf * |x(t-1)|); input units.
+    "input_encoding": "direct",
+    "input_theta": 0.0,
+    "input_mf": 0.0,
 }
 LAYER_NEURON_KEYS = ("K", "F", "per_synapse")  # a dense or conv layer may override these
 TOP_KEYS = ("input_shape", "layers", *DEFAULTS)
@@ -86,8 +93,12 @@ def check_config(raw: Any, where: str = "network config") -> dict[str, Any]:
         _int(cfg["weight_bits"], f"{where}: weight_bits", *WIDTH_RANGES["weight_bits"])
     if cfg["timing"] not in TIMINGS:
         raise ConfigError(f"{where}: timing must be one of {TIMINGS}, got {cfg['timing']!r}")
+    for key in ("input_theta", "input_mf"):
+        if not _real(cfg[key]) and cfg[key] != 0:
+            raise ConfigError(f"{where}: {key} must be a number >= 0, got {cfg[key]!r}")
     try:
         cfg["readout"] = check_readout(cfg["readout"])
+        check_encoding(cfg["input_encoding"], cfg["input_theta"])
     except ValueError as err:
         raise ConfigError(f"{where}: {err}") from None
     layers = cfg["layers"]

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from sg_lava.export.encoding import encode
 from sg_lava.export.qnet import latency
 from sg_lava.model import dynamics
 from sg_lava.model.config import ConfigError, check_config
@@ -236,15 +237,35 @@ class GammaNetwork(nn.Module):
             g += 1
         raise AssertionError("unreachable: the last layer is a gamma layer")
 
+    def encode_input(self, x: Tensor) -> Tensor:
+        """What the host sends the first synapse for the inputs ``x`` (batch, T, ...): the
+        config's ``input_encoding`` (:mod:`sg_lava.export.encoding`), with the first layer's
+        first-bucket alpha as the sigma-delta code's decay. Constants: the input carries no
+        gradient, and the code's decay takes none."""
+        cfg = self.config
+        if cfg["input_encoding"] == "direct":
+            return x
+        alpha = float(self.gamma_layers[0].alpha[0].detach())
+        s = encode(
+            x.detach().cpu().numpy(),
+            cfg["input_encoding"],
+            theta=cfg["input_theta"],
+            mf=cfg["input_mf"],
+            decay=alpha,
+        )
+        return torch.as_tensor(s, dtype=x.dtype, device=x.device)
+
     def forward(
         self, x: Tensor, timing: str | None = None, return_spikes: bool = False
     ) -> Tensor | tuple[Tensor, list[Tensor]]:
-        """Run a whole sequence ``x`` (batch, T, *input_shape) with gradients (BPTT).
+        """Run a whole sequence ``x`` (batch, T, *input_shape) with gradients (BPTT); the
+        input goes through :meth:`encode_input` first (:meth:`step` takes it encoded).
 
         Returns the output readout (batch, T, *out_shape) and, when asked, every hidden
         layer's spikes (batch, T, *shape).
         """
         timing = timing or self.timing
+        x = self.encode_input(x)
         states = self.initial_state(x.shape[0], x.device)
         outputs, spikes = [], []
         with self.held_parameters():

@@ -561,14 +561,16 @@ class FixedNetwork:
     def run(
         self, x_int: Tensor | np.ndarray, timing: str | None = None
     ) -> tuple[Tensor, list[Tensor], Saturation]:
-        """Run integer inputs (batch, T, *input_shape).
+        """Run integer inputs (batch, T, *input_shape), the quantised inputs before the
+        input encoder, which runs here as the host runs it before Lava.
 
         Returns the output readout (batch, T, *out_shape), every hidden layer's spike
         payloads (batch, T, *shape), both int64 on the CPU, and the saturation counts.
         ``timing`` defaults to the network's own.
         """
         timing = timing or self.qnet.timing
-        x_int = torch.as_tensor(np.asarray(x_int), dtype=torch.int64).to(self.device)
+        x_int = self.qnet.encode_input(np.asarray(x_int))  # the host's input encoder
+        x_int = torch.as_tensor(x_int, dtype=torch.int64).to(self.device)
         x_max = magnitude(x_int)
         floats = self.float_layers(x_max)
         dtypes = [torch.float64 if f else torch.int64 for f in floats]

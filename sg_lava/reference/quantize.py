@@ -252,8 +252,16 @@ def _quantize(
                 [int(d) for d in decays[i]],
             )
         )  # fmt: skip
+    cfg, scale = net.config, 2.0**spec.input_frac_bits
     qnet = QuantizedNetwork(
-        tuple(net.input_shape), layers, spec, net.timing, readout=net.config["readout"]
+        tuple(net.input_shape),
+        layers,
+        spec,
+        net.timing,
+        readout=cfg["readout"],
+        input_encoding=cfg["input_encoding"],
+        input_theta=int(round(cfg["input_theta"] * scale)),
+        input_mf=int(round(cfg["input_mf"] * 2**spec.mf_bits)),
     )
     return qnet, reports
 

@@ -63,6 +63,7 @@ def train_batch_online(
     traced = None if credit == "step" else TracedCredit(net, x.shape[0], credit, budget_mb, x)
     if traced is not None and ddp is not None:
         raise ValueError("traced credit averages its gradients itself: no ddp")
+    x = net.encode_input(x)
     states = net.initial_state(x.shape[0], x.device)
     total = mask.sum().clamp(min=1) if norm is None else norm
     value = 0.0

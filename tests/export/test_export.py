@@ -117,7 +117,7 @@ def test_missing_field_and_future_version_are_refused(good_file):
     with pytest.raises(hdf5.FormatError, match="missing 'theta0'"):
         hdf5.read(good_file)
     with h5py.File(good_file, "r+") as h:
-        h.attrs["format_version"] = "3.0"
+        h.attrs["format_version"] = "4.0"
     with pytest.raises(hdf5.FormatError, match="newer than this sg-lava reads"):
         hdf5.read(good_file)
 
