@@ -135,15 +135,6 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def place(text: str, path: Path) -> str:
-    """The table file's new content: ``text`` between its markers, or ``text`` alone."""
-    old = path.read_text() if path.is_file() else ""
-    if BEGIN in old and END in old.split(BEGIN, 1)[1]:
-        head, rest = old.split(BEGIN, 1)
-        return f"{head}{BEGIN}\n{text}{END}{rest.split(END, 1)[1]}"
-    return text
-
-
 def main(argv=None) -> int:
     ap = example_parser(__doc__, "runs/resolution")
     ap.add_argument("--tasks", nargs="+", default=["delay-precise", "echo"])
@@ -167,7 +158,7 @@ def main(argv=None) -> int:
     def run() -> int:
         import torch
 
-        from sg_lava.files import atomic_write
+        from sg_lava.files import atomic_write, with_section
 
         torch.set_num_threads(args.threads)
         folder = Path(args.out)
@@ -199,7 +190,8 @@ def main(argv=None) -> int:
         text += "\n".join(table(rows)) + "\n"
         print(text)
         if args.table:
-            new = place(text, Path(args.table))
+            old = Path(args.table).read_text() if Path(args.table).is_file() else ""
+            new = with_section(old, BEGIN, END, text)
             atomic_write(args.table, lambda f: f.write(new.encode()))
         return 0
 

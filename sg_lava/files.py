@@ -117,6 +117,16 @@ def atomic_write(
         raise
 
 
+def with_section(old: str, begin: str, end: str, text: str) -> str:
+    """``old`` with what stands between the markers ``begin`` and ``end`` replaced by
+    ``text`` (the tables that scripts write into README.md and docs/); ``text`` alone,
+    between the markers, when ``old`` has none."""
+    if begin in old and end in old.split(begin, 1)[1]:
+        head, rest = old.split(begin, 1)
+        return f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}"
+    return f"{begin}\n{text}{end}\n"
+
+
 def file_sha256(path: PathLike) -> str:
     """Hex SHA-256 of a file (provenance in exported files)."""
     h = hashlib.sha256()

@@ -79,6 +79,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 # share of the training data held out for validation (stratified; the best epoch is chosen
 # on it). docs/real_data.md gives the measurements behind it.
 DATA_RECIPE: dict[str, Any] = {
+    "network": {},  # neuron settings a net.toml leaves out (then the schema's defaults)
     "train": {"mode": "online", "epochs": 10, "batch_size": 64, "lr": 0.01},
     "valid_fraction": 0.1,
 }

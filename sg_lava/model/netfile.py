@@ -22,8 +22,9 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
-def read_net_toml(path: str | Path) -> dict[str, Any]:
-    """Parse and check ``net.toml``; returns the network config (a plain dict)."""
+def read_net_toml(path: str | Path, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Parse and check ``net.toml``; returns the network config (a plain dict). Settings the
+    file leaves out take ``defaults`` (a recipe's), then the schema's."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: not found (expected a network config in TOML)")
@@ -33,7 +34,9 @@ def read_net_toml(path: str | Path) -> dict[str, Any]:
         raise UserError(f"{path}: not valid TOML ({str(err).splitlines()[0][:120]})") from None
     except RecursionError:
         raise UserError(f"{path}: nested too deeply to be a network config") from None
-    return check_config(raw, str(path))
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: not a table of settings")
+    return check_config({**(defaults or {}), **raw}, str(path))
 
 
 def build_network(config: dict[str, Any], where: str):

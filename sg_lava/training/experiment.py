@@ -183,7 +183,7 @@ def train_user(
     from sg_lava.data.userdata import open_data
     from sg_lava.model.netfile import build_network, output_classes, read_net_toml
 
-    config = read_net_toml(net_path)
+    config = read_net_toml(net_path, DATA_RECIPE["network"])
     net = build_network(config, str(net_path))
     classes = output_classes(net, str(net_path))
     readout = net.config["readout"]
