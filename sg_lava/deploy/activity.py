@@ -23,6 +23,7 @@ import numpy as np
 from sg_lava.errors import UserError
 from sg_lava.export.plan import OP_COSTS, NetworkPlan, connections, fanout_map, figures_table
 from sg_lava.export.qnet import QuantizedNetwork
+from sg_lava.model.activity import synaptic_ops
 
 
 @dataclass
@@ -114,12 +115,6 @@ def run_reference(qnet: QuantizedNetwork, x: np.ndarray) -> list[np.ndarray]:
     ints = qnet.quantize_input(x)
     out, hidden, _ = FixedNetwork(qnet).run(ints)
     return [qnet.encode_input(ints)] + [h.numpy() for h in hidden] + [out.numpy()]
-
-
-def synaptic_ops(events: np.ndarray, fanout: np.ndarray) -> int:
-    """Synaptic ops of a layer: non-zero presynaptic payloads times their fan-out, summed."""
-    fired = np.count_nonzero(events.reshape(events.shape[0], events.shape[1], -1), axis=(0, 1))
-    return int((fired * fanout.reshape(-1)).sum())
 
 
 def layer_activity(

@@ -33,8 +33,10 @@ from sg_lava.deploy.verify import VerifyResult, compare, parameter_mismatches
 from sg_lava.devices import resolve_device
 from sg_lava.errors import UserError
 from sg_lava.export import hdf5
+from sg_lava.export.plan import fanout_map
 from sg_lava.export.qnet import QuantizedNetwork
 from sg_lava.files import file_sha256
+from sg_lava.model.activity import Activity, combine, measure
 from sg_lava.model.modelfile import CALIBRATION_SAMPLES, KEPT, load_model, stored_samples
 from sg_lava.model.timing import fit_steps, pad_steps, predict, shift_mask
 from sg_lava.reference.fixed import FixedNetwork, Saturation
@@ -100,7 +102,10 @@ class Evaluation:
     fixed_accuracy: float  # the file's integers (hdf5.read(net.h5)), not a re-quantisation
     agreement: float  # share of samples whose float and file predictions are the same
     saturation: dict[str, int]  # "layer i quantity" -> values saturated or wrapped
-    spike_rates: list[float]  # hidden layers: spikes per neuron per step
+    # the file's integers on the whole set: hidden spikes per neuron per step and synaptic
+    # operations per inference ({"layers": [...], "total": ...}; model/activity.py)
+    spikes_per_neuron_step: dict[str, Any]
+    synops_per_inference: dict[str, Any]
     file_differs: list[str]  # parameters where the file differs from the model's quantisation
     # every layer of the first samples' integer run, when asked for (Pipeline.evaluate keep)
     reference: list[np.ndarray] | None = None
@@ -109,7 +114,11 @@ class Evaluation:
         return {k: v for k, v in self.__dict__.items() if k != "reference"}
 
     def text(self) -> str:
-        rates = ", ".join(f"layer {i}: {r:.4f}" for i, r in enumerate(self.spike_rates))
+        layers = self.spikes_per_neuron_step["layers"]
+        rates = ", ".join(f"layer {i}: {r:.4f}" for i, r in enumerate(layers))
+        if len(layers) > 1:
+            rates += f"; all: {self.spikes_per_neuron_step['total']:.4f}"
+        ops = self.synops_per_inference
         sat = ", ".join(f"{k}: {v}" for k, v in self.saturation.items()) or "none"
         lines = [
             f"samples: {self.samples}",
@@ -118,6 +127,8 @@ class Evaluation:
             f"agreement (same prediction, float vs net.h5): {self.agreement:.4f}",
             f"saturated values: {sat}",
             f"hidden spikes per neuron per step: {rates or 'no hidden layer'}",
+            f"synaptic operations per inference: {ops['total']:.0f} "
+            f"({', '.join(f'{v:.0f}' for v in ops['layers'])} by layer)",
         ]
         if self.file_differs:
             lines.append(
@@ -300,7 +311,8 @@ class Pipeline:
         batch = max(64, EVALUATE_BYTES // max(per_sample, 1))
         self.net.eval()
         agree = right_float = right_fixed = 0
-        spikes = [0] * (len(qfile.layers) - 1)
+        fans = [torch.from_numpy(fanout_map(L)) for L in qfile.layers]
+        events: list[Activity] = []
         sat = Saturation()
         kept: list[list[Tensor]] = []
         with (
@@ -309,28 +321,32 @@ class Pipeline:
         ):
             for x, y, mask in data.batches(batch):
                 pf = predict(self.net(pad_steps(x, lag)), shift_mask(mask, lag))
-                out, hidden, s = fixed.run(qfile.quantize_input(pad_steps(x, flag).numpy()))
+                q = qfile.quantize_input(pad_steps(x, flag).numpy())
+                out, hidden, s = fixed.run(q)
                 pq = predict(out.double(), shift_mask(mask, flag))
                 right_float += int((pf == y).sum())
                 right_fixed += int((pq == y).sum())
                 agree += int((pf == pq).sum())
-                for i, h in enumerate(hidden):
-                    spikes[i] += int(torch.count_nonzero(h))
+                sources = [torch.as_tensor(qfile.encode_input(q)), *hidden]
+                events.append(
+                    measure(sources, [f.view(src.shape[2:]) for f, src in zip(fans, sources)])
+                )
                 sat.merge(s)
                 room = keep - sum(len(k[0]) for k in kept)
                 if room > 0:
                     kept.append([t[:room] for t in (*hidden, out)])
                 bar.update(len(y))
         n = len(data)
-        steps = n * (data.x.shape[1] + flag)
         reference = [torch.cat(parts).numpy() for parts in zip(*kept)] if kept else None
+        act = combine(events)
         return Evaluation(
             n,
             right_float / n,
             right_fixed / n,
             agree / n,
             {f"layer {i} {what}": c for (i, what), c in sorted(sat.counts.items())},
-            [c / (steps * L.n_neurons) for c, L in zip(spikes, qfile.layers)],
+            {"layers": act.spikes_per_neuron_step, "total": act.total_spikes_per_neuron_step},
+            {"layers": act.synops_per_inference, "total": act.total_synops},
             parameter_mismatches(self.qnet, qfile),
             reference,
         )

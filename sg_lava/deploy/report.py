@@ -31,13 +31,15 @@ class Deployment:
     lava_accuracy: float
     lava_samples: int
     lava_matches_fixed: bool
-    spike_rates: list[float]
+    spikes_per_neuron_step: dict  # Evaluation's: {"layers": [...], "total": ...}
+    synops_per_inference: dict
     sizes: dict[str, int]
     verify: VerifyResult
     export_report: str
 
     def report(self, title: str) -> str:
-        rates = ", ".join(f"layer {i}: {r:.3f}" for i, r in enumerate(self.spike_rates))
+        spikes, ops = self.spikes_per_neuron_step, self.synops_per_inference
+        rates = ", ".join(f"layer {i}: {r:.3f}" for i, r in enumerate(spikes["layers"]))
         lines = [
             f"# {title}",
             "",
@@ -50,7 +52,11 @@ class Deployment:
             f"Lava predictions equal the fixed-point reference's on those samples: "
             f"{'yes' if self.lava_matches_fixed else 'NO'}.",
             "",
-            f"Spikes per neuron per step (hidden layers, fixed point, test set): {rates}.",
+            "## Activity (the exported integers on the test set)",
+            "",
+            f"Hidden spikes per neuron per step: {rates} (all hidden: {spikes['total']:.3f}).",
+            f"Synaptic operations per inference (events x fan-out, what Loihi 2 pays for): "
+            f"{ops['total']:.0f} ({', '.join(f'{v:.0f}' for v in ops['layers'])} by layer).",
             "",
             "Files: " + ", ".join(f"`{k}` {v / 1024:.1f} KiB" for k, v in self.sizes.items()) + ".",
             "",
@@ -106,7 +112,8 @@ def deploy(
         float(np.mean(lava_pred == test.y.numpy()[:n])),
         n,
         bool(np.array_equal(lava_pred, fixed_pred)),
-        ev.spike_rates,
+        ev.spikes_per_neuron_step,
+        ev.synops_per_inference,
         {p.name: p.stat().st_size for p in (pipe.model_path, net_path)},
         res,
         exported.table(),

@@ -44,7 +44,10 @@ def test_train_evaluate_and_verify_agree_on_the_fixed_point_accuracy(trained, tm
     assert report["fixed_accuracy"] == pytest.approx(Pipeline(model).fixed_accuracy(res.test))
     assert report["float_accuracy"] == pytest.approx(res.float_accuracy)
     assert report["file_differs"] == []
-    assert 0.0 <= report["agreement"] <= 1.0 and len(report["spike_rates"]) == 1
+    assert 0.0 <= report["agreement"] <= 1.0
+    spikes, ops = report["spikes_per_neuron_step"], report["synops_per_inference"]
+    assert len(spikes["layers"]) == 1 and spikes["total"] == spikes["layers"][0] > 0
+    assert len(ops["layers"]) == 2 and ops["total"] == pytest.approx(sum(ops["layers"]))
     # verify: Lava from net.h5 on the whole test split, spike for spike, same predictions
     pipe, qfile = Pipeline(model), hdf5.read(net)
     x = pad_steps(res.test.x, qfile.latency)
