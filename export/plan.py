@@ -78,31 +78,63 @@ class Loihi2Limits:
     )
 
 
+# the Loihi 2 measurements with operation counts (docs/loihi2.md)
+SRC = "lava-dl tutorials/lava/lib/dl/netx/pilotnet_snn/benchmark.ipynb @ b9e3691"
+
+
 @dataclass(frozen=True)
 class OpCosts:
-    """Published per-operation energy and time (Loihi, 14 nm, 0.75 V, pre-silicon figures).
+    """Per-operation energy and time: Loihi 2 where a measurement gives it, else Loihi's.
 
-    Intel has not published per-operation figures for Loihi 2; these are Loihi's (Davies et
-    al. 2018, Table 2), so every energy and time derived from them is an estimate.
+    Intel has published no per-operation figures for Loihi 2. The only Loihi 2 silicon
+    figures with operation counts are lava-dl's PilotNet benchmarks (docs/loihi2.md): its
+    LIF run bounds the time per synaptic op (inferred) and agrees with Loihi's energy per
+    synaptic op; the chip's static power is measured there too. Everything else is Loihi's
+    (Davies et al. 2018, Table 2; 14 nm, 0.75 V, pre-silicon figures), so every energy and
+    time derived from these is an estimate.
     """
 
     synop_energy: Figure = Figure(
-        23.6e-12, "J", "Davies et al. 2018, Table 2: energy per synaptic spike op (min)"
+        23.6e-12,
+        "J",
+        "Davies et al. 2018, Table 2: energy per synaptic spike op (min); consistent with "
+        f"Loihi 2: the PilotNet LIF run ({SRC}) measured at most 15-30 pJ of dynamic energy "
+        "per synaptic op, all costs charged to them (inferred, 3 runs)",
     )
     synop_time: Figure = Figure(
-        3.5e-9, "s", "Davies et al. 2018, Table 2: time per synaptic spike op (max)"
+        1.0e-9,
+        "s",
+        "inferred upper bound for Loihi 2: the PilotNet LIF run's busiest core did 1.51e5 "
+        f"synaptic ops in its 152.8 us step ({SRC}; counts read off its activity plot, +-5 %); "
+        "Loihi: 3.5 ns (Davies et al. 2018, Table 2)",
     )
     update_energy_active: Figure = Figure(
-        81e-12, "J", "Davies et al. 2018, Table 2: energy per neuron update (active)"
+        81e-12,
+        "J",
+        "Davies et al. 2018, Table 2: energy per neuron update (active); no Loihi 2 figure "
+        "published",
     )
     update_energy_inactive: Figure = Figure(
-        52e-12, "J", "Davies et al. 2018, Table 2: energy per neuron update (inactive)"
+        52e-12,
+        "J",
+        "Davies et al. 2018, Table 2: energy per neuron update (inactive); no Loihi 2 figure "
+        "published",
     )
     update_time_active: Figure = Figure(
-        8.4e-9, "s", "Davies et al. 2018, Table 2: time per neuron update (active)"
+        8.4e-9,
+        "s",
+        "Davies et al. 2018, Table 2: time per neuron update (active); Intel claims up to 2x "
+        "faster updates on Loihi 2 (not applied)",
     )
     update_time_inactive: Figure = Figure(
         5.3e-9, "s", "Davies et al. 2018, Table 2: time per neuron update (inactive)"
+    )
+    static_power: Figure = Figure(
+        0.25,
+        "W",
+        "Loihi 2 chip idle power, measured 0.17-0.34 W (0.232 W and 0.282 W in the latest "
+        "runs) on Oheo Gulch in lava-dl's PilotNet LIF and SDNN benchmarks (@ b9e3691); "
+        "the whole chip's, whatever the network uses",
     )
     lif_state_words: Figure = Figure(
         2,

@@ -54,8 +54,10 @@ class Activity:
     energy_breakdown_j: dict[str, float]
     time_per_step_s: float
     time_per_inference_s: float
+    static_energy_per_inference_j: float  # the chips' idle power over the inference
     label: str = (
-        "estimate: Loihi per-operation figures (Davies et al. 2018), not Loihi 2 measurements"
+        "estimate: Loihi's per-operation energies (Davies et al. 2018), a Loihi 2 bound on the "
+        "time per synaptic op and Loihi 2's idle power (lava-dl benchmarks); not measurements"
     )
 
     def as_dict(self) -> dict[str, Any]:
@@ -210,6 +212,7 @@ def measure_activity(qnet: QuantizedNetwork, x: np.ndarray, plan: NetworkPlan) -
         energy_breakdown_j=energy,
         time_per_step_s=step,
         time_per_inference_s=step * T,
+        static_energy_per_inference_j=OP_COSTS.static_power.value * plan.chips * step * T,
     )
 
 
@@ -243,6 +246,8 @@ def format_activity(act: Activity) -> str:
         f"{1e6 * e['neuron_updates']:.3f}, spike messages {1e6 * e['spike_messages']:.3f})",
         f"time per inference: {1e6 * act.time_per_inference_s:.1f} us "
         f"({1e9 * act.time_per_step_s:.0f} ns per step)",
+        f"static energy per inference (whole chip idle, not in the figure above): "
+        f"{1e6 * act.static_energy_per_inference_j:.3f} uJ",
         f"({act.label})",
     ]
     return "\n".join(lines)
