@@ -61,15 +61,33 @@ _parent_pid = 0
 _installed = False
 
 
+_GROUP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _before_fork() -> None:
+    """Hold Ctrl-C and SIGTERM across the fork: a child must not take one before it has
+    set itself to ignore them (logging's own fork hook runs first and would print a
+    KeyboardInterrupt traceback); the parent gets them once the fork is done."""
     global _parent_pid
     _parent_pid = os.getpid()
+    signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_SIGNALS)
+
+
+def _in_parent() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _GROUP_SIGNALS)
 
 
 def _in_child() -> None:
     """In a child forked by multiprocessing (Lava's way): leave stopping to the parent, and
     die with it. Other forks (``subprocess`` with a ``preexec_fn``) are left alone."""
-    frame = sys._getframe(1)
+    try:
+        _guard_child()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _GROUP_SIGNALS)
+
+
+def _guard_child() -> None:
+    frame = sys._getframe(2)
     while frame is not None and "multiprocessing" not in frame.f_code.co_filename:
         frame = frame.f_back
     if frame is None:
@@ -90,7 +108,9 @@ def guard_children() -> None:
     """Install the fork hooks of this module's docstring (idempotent, process-wide)."""
     global _installed
     if not _installed and hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=_before_fork, after_in_child=_in_child)
+        os.register_at_fork(
+            before=_before_fork, after_in_parent=_in_parent, after_in_child=_in_child
+        )
         _installed = True
 
 
