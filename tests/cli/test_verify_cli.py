@@ -83,7 +83,8 @@ def test_run_writes_every_layer(delay_files, tmp_path):
     res = cli("sg-lava", "run", str(net), "--input", str(tmp_path / "x.npy"), "--out", str(out))
     assert res.returncode == 0, res.stderr
     z = np.load(out)
-    assert z["layer_0"].shape == (2, 40, 32) and z["output"].shape == (2, 40, 3)
+    # the input padded by the latency: 40 + 2 steps of output
+    assert z["layer_0"].shape == (2, 42, 32) and z["output"].shape == (2, 42, 3)
     assert int(z["latency"]) == 2
     np.testing.assert_array_equal(z["layer_0"][0], z["layer_0"][1])  # same input, reset between
     res = cli("sg-lava", "run", str(net), "--input", str(tmp_path / "nope.npy"), "--out", str(out))
@@ -140,7 +141,8 @@ def test_demo_runs_end_to_end(tmp_path):
         "float model (PyTorch)",
         "fixed-point reference",
         "Lava, Loihi2SimCfg fixed_pt (5 samples)",
-        "Spikes per neuron per step",
+        "Hidden spikes per neuron per step",
+        "Synaptic operations per inference",
         "`net.h5`",
     ):
         assert needle in report

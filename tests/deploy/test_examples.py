@@ -187,17 +187,14 @@ def test_every_example_has_help():
         assert res.returncode == 0 and "usage:" in res.stdout, script.name
 
 
-def test_resolution_table_replaces_only_the_marked_part_of_a_file(tmp_path):
-    import importlib.util
+def test_tables_replace_only_the_marked_part_of_a_file():
+    """What resolution.py and the benchmarks write into README.md and docs/."""
+    from sg_lava.files import with_section
 
-    path = ROOT / "deploy_examples" / "resolution.py"
-    spec = importlib.util.spec_from_file_location("resolution_example", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# Title\nbefore\n{mod.BEGIN}\nold table\n{mod.END}\nafter\n")
-    assert mod.place("new\n", readme) == f"# Title\nbefore\n{mod.BEGIN}\nnew\n{mod.END}\nafter\n"
-    plain = tmp_path / "table.md"
-    plain.write_text("anything\n")
-    assert mod.place("new\n", plain) == "new\n"
-    assert mod.place("new\n", tmp_path / "missing.md") == "new\n"
+    begin, end = "<!-- t -->", "<!-- end t -->"
+    old = f"# Title\nbefore\n{begin}\nold table\n{end}\nafter\n"
+    assert (
+        with_section(old, begin, end, "new\n") == f"# Title\nbefore\n{begin}\nnew\n{end}\nafter\n"
+    )
+    assert with_section("anything\n", begin, end, "new\n") == f"{begin}\nnew\n{end}\n"
+    assert with_section(f"{end}\n{begin}\n", begin, end, "x\n") == f"{begin}\nx\n{end}\n"
