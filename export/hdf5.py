@@ -34,6 +34,7 @@ from sg_lava.export.qnet import (
 )
 from sg_lava.export.readout import check_readout
 from sg_lava.files import atomic_write
+from sg_lava.h5files import numeric, open_confined
 
 FORMAT_NAME = "sg-lava-netx"
 # The newest version this reader reads. 2.0 added ``copy_exp``, which changes the dynamics
@@ -214,38 +215,9 @@ def _dims(group: h5py.Group, key: str, where: str, limit: int = MAX_NEURONS) -> 
     return dims
 
 
-def _check_tree(h: h5py.File, path: Path) -> None:
-    """Refuse anything that reaches outside the file, before any data is read: external
-    and soft links, virtual datasets, external raw storage; and non-numeric attributes
-    or datasets too large for the format."""
-    todo: list[tuple[h5py.Group, str]] = [(h, "")]
-    while todo:
-        group, prefix = todo.pop()
-        for name in group:
-            where = f"{prefix}/{name}"
-            link = group.get(name, getlink=True)
-            if isinstance(link, h5py.ExternalLink):
-                raise FormatError(f"{path}: {where} is a link to another file (refused)")
-            if isinstance(link, h5py.SoftLink):
-                raise FormatError(f"{path}: {where} is a soft link (not part of the format)")
-            obj = group[name]
-            if isinstance(obj, h5py.Group):
-                todo.append((obj, where))
-                continue
-            if not isinstance(obj, h5py.Dataset):
-                raise FormatError(f"{path}: {where} is neither a group nor a dataset")
-            plist = obj.id.get_create_plist()
-            if plist.get_layout() == h5py.h5d.VIRTUAL:
-                raise FormatError(f"{path}: {where} is a virtual dataset (refused)")
-            if plist.get_external_count() > 0:
-                raise FormatError(f"{path}: {where} keeps its data outside the file (refused)")
-            text = h5py.check_string_dtype(obj.dtype) is not None and obj.size == 1
-            if not (text or obj.dtype.kind in "iufb") or obj.size > MAX_WEIGHTS:
-                raise FormatError(f"{path}: {where} has an unsupported type or size")
-    for key in h.attrs:
-        aid = h.attrs.get_id(key)
-        if aid.get_storage_size() > 1 << 16:
-            raise FormatError(f"{path}: attribute {key!r} is larger than 64 KiB")
+def _accept(ds: h5py.Dataset) -> bool:
+    """The format holds numbers, and single short strings (``type``)."""
+    return numeric(ds) or (h5py.check_string_dtype(ds.dtype) is not None and ds.size == 1)
 
 
 def _check_version(h: h5py.File, path: Path) -> None:
@@ -349,22 +321,16 @@ def _read_layer(g: h5py.Group, where: str, in_shape: tuple[int, ...], flatten_fr
 
 
 def read(path: str | Path) -> QuantizedNetwork:
-    """Read and validate a network file; any problem raises :class:`FormatError`."""
+    """Read and validate a network file; any problem raises :class:`FormatError`.
+
+    The file is opened by :func:`sg_lava.h5files.open_confined`: nothing outside it is
+    read, and no dataset larger than a layer's weights may exist in it.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise FormatError(f"network file not found: {path}")
-    try:
-        h = h5py.File(path, "r")
-    except OSError:
-        raise FormatError(f"{path} is not a readable HDF5 file (corrupt or truncated)") from None
-    try:
-        with h:
-            _check_tree(h, path)
-            qnet = _read(h, path)
-    except FormatError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError) as err:
-        raise FormatError(f"{path}: unreadable content ({type(err).__name__})") from None
+    with open_confined(
+        path, _accept, what="network file", max_entries=MAX_WEIGHTS, error=FormatError
+    ) as h:
+        qnet = _read(h, path)
     problems = validate_network(qnet)
     if problems:
         raise FormatError(f"{path}: {problems[0]}")

@@ -43,6 +43,10 @@ def require_hsd(data: str | Path, name: str, split: str) -> Path:
             f"{name.upper()} {split} data not found: put {h5.name}.zip from {HSD_URL} into "
             f"{folder}/ and unzip it there (tonic expects both {h5.name}.zip and {h5.name})"
         )
+    from sg_lava.h5files import any_type, open_confined
+
+    with open_confined(h5, any_type, what=f"{name.upper()} {split} file"):
+        pass  # tonic reads it: first make sure that it reaches nothing outside itself
     return h5
 
 

@@ -107,7 +107,7 @@ def _set(key, value):
         (_soft_link, "soft link"),
         (_virtual, "virtual dataset"),
         (_external_storage, "outside the file"),
-        (_huge_chunked, "unsupported type or size"),
+        (_huge_chunked, "values, more than the limit 67108864"),
         (_set("layer/1/neuron/K", np.int64(10**12)), "K must lie in [1, 1024]"),
         (_set("layer/1/neuron/K", np.int64(-3)), "K must lie in [1, 1024]"),
         (_set("layer/1/outFeatures", np.int64(10**12)), "'outFeatures' is"),
@@ -135,7 +135,7 @@ def test_a_4gb_chunked_dataset_in_a_small_file_uses_little_memory(work):
     assert (work / "net.h5").stat().st_size < 100_000
     res = run("sg-lava", "run", str(work / "net.h5"), "--input", str(work / "x.npy"),
               "--out", str(work / "o.npz"))  # fmt: skip
-    check_refused(res, work, snapshot(work), "unsupported type or size")
+    check_refused(res, work, snapshot(work), "more than the limit")
 
 
 # -- model files whose config would allocate too much, or is not a config -----------------
