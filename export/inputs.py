@@ -1,8 +1,11 @@
-"""Network inputs from files: ``.npy`` arrays of (batch, T, *input_shape) (numpy only).
+"""Network inputs from files: ``.npy`` arrays of (batch, T, *input_shape) and the arrays
+of ``.npz`` data files (numpy only).
 
-The header (shape, type) is checked before the data is read: an ``.npz`` archive, a
-complex or non-numeric type, an empty array or one too large for this machine is refused
-in one line; then the values must be finite and fit the first synapse's messages.
+The header (shape, type) is checked before the data is read: an ``.npz`` archive given as
+an input, a complex or non-numeric type, an empty array or one too large for this machine
+is refused in one line; then the values must be finite and fit the first synapse's
+messages. An ``.npz`` member's own ``.npy`` header is read before the member is
+(:func:`read_npz`), so that a small archive that inflates to terabytes stops there.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 
 from sg_lava.errors import UserError
 from sg_lava.export.readout import check_lengths
-from sg_lava.limits import memory_budget
+from sg_lava.limits import check_memory
 
 
 def check_run_size(samples: int, steps: int, values_per_step: int, what: str = "the run") -> None:
@@ -23,11 +26,7 @@ def check_run_size(samples: int, steps: int, values_per_step: int, what: str = "
     if samples < 1 or steps < 1:
         raise UserError(f"{what} needs at least 1 sample and 1 step")
     need = 4 * 8 * samples * steps * max(values_per_step, 1)
-    if need > memory_budget():
-        raise UserError(
-            f"{what}: {samples} sample(s) x {steps} steps need about {need / 2**30:.1f} GiB, "
-            f"more than this machine's {memory_budget() / 2**30:.1f} GiB budget"
-        )
+    check_memory(need, f"{what}: {samples} sample(s) x {steps} steps")
 
 
 def load_input_array(
@@ -84,3 +83,48 @@ def load_lengths(path: str | Path, n: int, T: int) -> np.ndarray:
         return check_lengths(lengths, n, T)
     except ValueError as err:
         raise UserError(f"{path}: {err}") from None
+
+
+def _member_header(z: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and type an ``.npz`` member declares, read from its ``.npy`` header."""
+    with z.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f".npy format version {version}")
+    return tuple(shape), dtype
+
+
+def read_npz(
+    path: str | Path, names: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
+    """Arrays ``names`` (and those of ``optional`` that it has) of the ``.npz`` archive
+    ``path``, by name.
+
+    Each member's declared size (its zip entry and its ``.npy`` header) is checked against
+    the memory budget, with room for one converted copy, before any member is inflated.
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = {n.removesuffix(".npy"): n for n in z.namelist()}
+            missing = [n for n in names if n not in members]
+            if missing:
+                raise UserError(f"{path}: missing array {missing[0]!r} (has {sorted(members)})")
+            names = (*names, *(n for n in optional if n in members))
+            need = 0
+            for name in names:
+                shape, dtype = _member_header(z, members[name])
+                if dtype.hasobject:
+                    raise UserError(f"{path}: {name} holds Python objects, not numbers")
+                size = max(int(np.prod(shape, dtype=object)) * dtype.itemsize, 0)
+                need += 2 * max(size, z.getinfo(members[name]).file_size)
+                check_memory(need, f"{path}: {name} of shape {shape} ({dtype}) and a copy")
+        with np.load(path, allow_pickle=False) as f:
+            return {name: f[name] for name in names}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        text = str(err).strip().splitlines()[0][:80] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: not a readable .npz file ({text})") from None

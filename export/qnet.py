@@ -18,6 +18,7 @@ from sg_lava.export.encoding import encode
 from sg_lava.export.neuron import GammaParams
 
 MESSAGE_BITS = 24  # graded spike payloads on Lava (num_message_bits)
+MAX_MESSAGE = (1 << (MESSAGE_BITS - 1)) - 1  # the largest signed payload: |input| at scale 0
 
 # Size limits checked before anything is allocated (files, configs, inputs; docs/reliability.md)
 MAX_K = 1024  # buckets per neuron
@@ -153,7 +154,7 @@ class QuantizedNetwork:
 
     def input_limit(self) -> float:
         """Largest |x| of a real input whose integer fits the first synapse's messages."""
-        return ((1 << (MESSAGE_BITS - 1)) - 1) / 2.0**self.spec.input_frac_bits
+        return MAX_MESSAGE / 2.0**self.spec.input_frac_bits
 
     def encode_input(self, q: np.ndarray) -> np.ndarray:
         """The integer payloads the first synapse receives for the quantised inputs ``q``

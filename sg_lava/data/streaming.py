@@ -23,6 +23,8 @@ from sg_lava.data.tasks import TaskData
 from sg_lava.errors import UserError
 from sg_lava.export.readout import readout_mask
 
+VALIDATION_BATCH = 256  # samples per validation batch: the largest batch held at once
+
 
 def window(readout: str | float, n: int, T: int, lengths=None) -> Tensor:
     """The readout mask (n, T) of ``n`` samples of ``T`` steps as a tensor
@@ -109,6 +111,14 @@ class StreamData:
 
     def __len__(self) -> int:
         return len(self.dataset)
+
+    @property
+    def steps(self) -> int:
+        """Time steps per sample: the bins of the :class:`Binned` samples."""
+        dataset = self.dataset
+        while isinstance(dataset, Subset):
+            dataset = dataset.dataset
+        return int(dataset.bins)
 
     def loader(self, batch_size: int, order: Sequence[int]) -> DataLoader:
         """Batches of the samples in ``order``, read by the workers (2 batches ahead each)."""

@@ -9,11 +9,15 @@ in physical time, ``resolution`` times as many steps.
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from sg_lava.limits import check_memory
 
 
 @dataclass
@@ -27,6 +31,11 @@ class TaskData:
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
+
+    @property
+    def steps(self) -> int:
+        """Time steps per sample."""
+        return int(self.x.shape[1])
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None):
         """Shuffled (with a generator) or ordered mini-batches ``(x, y, mask)``."""
@@ -236,10 +245,34 @@ SPLITS = ("train", "test", "valid")
 
 
 def make_task(name: str, n: int, seed: int, **params) -> TaskData:
-    """Generate ``n`` samples of task ``name``; unknown names raise ``KeyError``."""
+    """Generate ``n`` samples of task ``name``; unknown names raise ``KeyError``, sizes
+    beyond the memory budget :class:`~sg_lava.errors.UserError`."""
     if name not in TASKS:
         raise KeyError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+    check_task_memory(name, n, params)
     return TASKS[name](n, seed, **params)
+
+
+def sample_shape(name: str, **params) -> tuple[int, ...]:
+    """(T, *input_shape) of one sample of task ``name``, before any is made at its size:
+    every generator makes ``steps * resolution`` steps; the inputs come from one sample
+    at resolution 1."""
+    generator = TASKS[name]
+    steps = params.get("steps", inspect.signature(generator).parameters["steps"].default)
+    one = generator(1, 0, **{**params, "resolution": 1})
+    return (int(steps) * int(params.get("resolution", 1)), *one.x.shape[2:])
+
+
+def check_task_memory(name: str, n: int, params: dict, what: str | None = None) -> None:
+    """Refuse ``n`` samples of a task that would not fit the memory budget (inputs, their
+    generation copy and the readout mask); ``what`` names the options that asked."""
+    T, *shape = sample_shape(name, **params)
+    inputs = math.prod(shape)
+    per_sample = T * (2 * 4 * inputs + 1)
+    check_memory(
+        n * per_sample,
+        f"{what or f'task {name}'}: {n} samples x {T} steps x {inputs} inputs",
+    )
 
 
 def split_seed(seed: int, split: str) -> int:

@@ -15,8 +15,8 @@ naming the file (:class:`~sg_lava.errors.UserError`).
 
 from __future__ import annotations
 
+import math
 import os
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +25,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from sg_lava.data.streaming import Binned, StreamData, frame_shape, window
+from sg_lava.data.streaming import VALIDATION_BATCH, Binned, StreamData, frame_shape, window
 from sg_lava.data.tasks import TaskData
 from sg_lava.errors import UserError
+from sg_lava.export.inputs import read_npz
+from sg_lava.export.qnet import MAX_MESSAGE
 from sg_lava.export.readout import check_lengths
+from sg_lava.limits import check_memory
 
 EVENTS_LAYOUT = (
     "labels (n,) int; events/<i> structured (t, x[, y][, p]); attrs sensor_size [W, H, P]"
@@ -53,16 +56,8 @@ def load_split(
     path = Path(folder) / f"{split}.npz"
     if not path.is_file():
         raise UserError(f"{path}: not found (expected arrays x and y)")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in ("x", "y") if k not in f]
-            if missing:
-                raise UserError(f"{path}: missing array {missing[0]!r} (has {sorted(f.files)})")
-            x, y = f["x"], f["y"]
-            lengths = f["lengths"] if "lengths" in f else None
-            own = f["mask"] if "mask" in f else None
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
-        raise UserError(f"{path}: not a readable .npz file ({str(err)[:80]})") from None
+    arrays = read_npz(path, ("x", "y"), optional=("lengths", "mask"))
+    x, y, lengths, own = (arrays.get(k) for k in ("x", "y", "lengths", "mask"))
     _check(path, x, y, n_classes)
     if input_shape is not None and tuple(x.shape[2:]) != tuple(input_shape):
         want = ", ".join(str(n) for n in input_shape)
@@ -94,8 +89,16 @@ def _check(path: Path, x: np.ndarray, y: np.ndarray, n_classes: int | None) -> N
     if y.ndim != 1 or len(y) != len(x):
         raise UserError(f"{path}: y must be ({len(x)},) labels, has shape {y.shape}")
     _check_labels(path, y, n_classes)
+    if x.size == 0:
+        raise UserError(f"{path}: x has shape {x.shape}: no time steps or no inputs")
     if not np.all(np.isfinite(x)):
         raise UserError(f"{path}: x holds NaN or infinite values")
+    top = float(np.abs(x).max())
+    if top > MAX_MESSAGE:
+        raise UserError(
+            f"{path}: x holds values up to {top:g}; inputs must lie in "
+            f"[-{MAX_MESSAGE}, {MAX_MESSAGE}] (the first synapse's 24-bit messages)"
+        )
 
 
 def _check_labels(path: Path, y: np.ndarray, n_classes: int | None) -> None:
@@ -117,17 +120,14 @@ class EventsFile:
     """
 
     def __init__(self, path: str | Path) -> None:
-        import h5py
+        from sg_lava.h5files import open_confined, records
 
         self.path = Path(path)
         self._file: tuple[int, Any] | None = None
         if not self.path.is_file():
             raise UserError(f"{self.path}: not found (expected {EVENTS_LAYOUT})")
-        try:
-            with h5py.File(self.path, "r") as f:
-                self.labels, self.sensor_size, self.has_y = self._read_header(f)
-        except OSError as err:
-            raise UserError(f"{self.path}: not a readable HDF5 file ({str(err)[:80]})") from None
+        with open_confined(self.path, records, what="events file") as f:
+            self.labels, self.sensor_size, self.has_y = self._read_header(f)
 
     def _read_header(self, f) -> tuple[np.ndarray, tuple[int, int, int], bool]:
         import h5py
@@ -171,10 +171,10 @@ class EventsFile:
         return {**self.__dict__, "_file": None}
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
-        import h5py
+        from sg_lava.h5files import open_file
 
-        if self._file is None or self._file[0] != os.getpid():
-            self._file = (os.getpid(), h5py.File(self.path, "r"))
+        if self._file is None or self._file[0] != os.getpid():  # the header's walk checked it
+            self._file = (os.getpid(), open_file(self.path, "events file"))
         ev = self._file[1]["events"][str(i)][()]
         self._check_events(i, ev)
         return ev, int(self.labels[i])
@@ -212,6 +212,11 @@ def events_split(
     source = EventsFile(Path(folder) / f"{split}.h5")
     _check_labels(source.path, source.labels, n_classes)
     shape = input_shape or frame_shape(source.sensor_size)
+    inputs = math.prod(shape)
+    check_memory(  # the largest batch binned at once (validation), as float32, and a copy
+        2 * 4 * VALIDATION_BATCH * bins * inputs,
+        f"--bins {bins}: batches of {VALIDATION_BATCH} samples x {bins} steps x {inputs} inputs",
+    )
     try:
         dataset = Binned(source, source.sensor_size, bins, shape)
     except UserError as err:

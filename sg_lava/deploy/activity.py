@@ -78,19 +78,29 @@ def activity_inputs(
     split, or a built-in task's held-out split (``task=''``: the task the file records, at
     its recorded parameters and seed unless ``seed`` is given), padded for the network's
     latency as ``verify`` pads them."""
+    from sg_lava.export.inputs import check_run_size, load_input_array
+
     if n < 1:
         raise UserError("--samples must be at least 1")
+    per_step = math.prod(qnet.input_shape) + sum(L.n_neurons for L in qnet.layers)
     if inputs:
-        from sg_lava.export.inputs import load_input_array
-
-        return load_input_array(inputs, qnet.input_shape)[:n]
+        return load_input_array(inputs, qnet.input_shape, values_per_step=per_step)[:n]
     if data:
         from sg_lava.data.userdata import load_split
 
-        return load_split(data, "test", input_shape=qnet.input_shape).x[:n].numpy()
+        out = qnet.layers[-1].shape
+        classes = out[0] if len(out) == 1 else None  # labels must name an output neuron
+        return load_split(data, "test", classes, qnet.input_shape).x[:n].numpy()
+    from sg_lava.data.tasks import sample_shape
     from sg_lava.deploy.heldout import file_task, held_out, task_record
 
     record = task_record(task or "", file_task(qnet.meta), seed)
+    try:
+        steps = sample_shape(record["name"], **record.get("params", {}))[0]
+    except (KeyError, TypeError, ValueError):
+        steps = None  # held_out names the unknown task
+    if steps is not None:
+        check_run_size(n, steps + qnet.latency, per_step, f"--samples {n}")
     return held_out(record, None, "test", n, qnet.latency).numpy()
 
 
@@ -192,7 +202,11 @@ def time_per_step(qnet: QuantizedNetwork, plan: NetworkPlan, acts: list[LayerAct
 
 def measure_activity(qnet: QuantizedNetwork, x: np.ndarray, plan: NetworkPlan) -> Activity:
     """Run ``x`` (samples, T, *input_shape; real units) and estimate the cost per inference."""
+    from sg_lava.export.inputs import check_run_size
+
     x = check_inputs(qnet, x)
+    per_step = math.prod(qnet.input_shape) + sum(L.n_neurons for L in qnet.layers)
+    check_run_size(x.shape[0], x.shape[1], per_step, "activity")
     outs = run_reference(qnet, x)
     B, T = x.shape[:2]
     acts = [layer_activity(i, qnet, outs[i], outs[i + 1]) for i in range(len(qnet.layers))]

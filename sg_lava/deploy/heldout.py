@@ -33,7 +33,12 @@ def task_record(name: str, recorded: dict[str, Any], seed: int | None = None) ->
     """The task to regenerate: the recorded one when ``name`` is it (or empty), else the
     built-in task ``name`` at its recipe's parameters; ``seed`` replaces the recorded seed."""
     name = name or recorded.get("name", "")
-    if not name or name == "data":
+    if name == "data":
+        raise UserError(
+            "the model was trained on a data folder, not a built-in task: measure it on "
+            "--data DIR (its test.npz) or --inputs x.npy"
+        )
+    if not name:
         raise UserError("this file records no task: give --task NAME, --inputs or --data")
     if name == recorded.get("name") and "params" in recorded:
         task = dict(recorded)

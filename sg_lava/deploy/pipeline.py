@@ -273,9 +273,16 @@ class Pipeline:
         """A test split: the recorded task's (``task`` must be it) or ``DIR/test.npz``."""
         if data is not None:
             from sg_lava.data.userdata import load_split
+            from sg_lava.model.netfile import output_classes
 
-            return load_split(data, "test", input_shape=self.net.input_shape, readout=self.readout)
+            classes = output_classes(self.net, str(self.model_path))  # labels name an output
+            return load_split(data, "test", classes, self.net.input_shape, self.readout)
         recorded = self.payload.get("task") or {}
+        if recorded.get("name") == "data":
+            raise UserError(
+                f"{self.model_path} was trained on a data folder, not a built-in task: "
+                "evaluate it with --data DIR (its test.npz)"
+            )
         if recorded.get("name") != task:
             trained = recorded.get("name") or "no recorded task"
             raise UserError(f"the model was trained on {trained}, not on task {task!r}")

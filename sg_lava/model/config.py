@@ -27,7 +27,7 @@ from sg_lava.export.qnet import (
     conv_output_hw,
 )
 from sg_lava.export.readout import check_readout
-from sg_lava.limits import memory_budget
+from sg_lava.limits import check_memory
 
 DEFAULTS: dict[str, Any] = {
     "K": 4,
@@ -202,10 +202,7 @@ def _sizes(cfg: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{here}: {weights} weights exceed the limit {MAX_WEIGHTS}")
         total += weights * (K + 1)
         shape = out
-    if total * 4 > memory_budget():
-        raise ConfigError(
-            f"{where}: the network's ~{total} parameters exceed this machine's memory"
-        )
+    check_memory(total * 4, f"{where}: the network's ~{total} parameters", ConfigError)
 
 
 def _int(value: Any, what: str, lo: int, hi: int) -> int:

@@ -17,7 +17,13 @@ import numpy as np
 from torch import Tensor
 
 from sg_lava.export.neuron import GammaParams
-from sg_lava.export.qnet import MESSAGE_BITS, FixedPointSpec, QuantizedNetwork, QuantLayer
+from sg_lava.export.qnet import (
+    MAX_MESSAGE,
+    MESSAGE_BITS,
+    FixedPointSpec,
+    QuantizedNetwork,
+    QuantLayer,
+)
 from sg_lava.model.grid import (
     copy_exps,
     power_of_two_exp,
@@ -141,8 +147,7 @@ def input_frac_bits(x: Tensor) -> int:
         return 0
     typical = float(nonzero.square().mean().sqrt())
     bits = INPUT_BITS - int(np.floor(np.log2(typical)))
-    top = (1 << (MESSAGE_BITS - 1)) - 1
-    room = power_of_two_exp(float(nonzero.abs().max()) * HEADROOM, float(top))
+    room = power_of_two_exp(float(nonzero.abs().max()) * HEADROOM, float(MAX_MESSAGE))
     return int(np.clip(bits, 0, min(room, MESSAGE_BITS - 1)))
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from sg_lava.data.recipes import DATA_RECIPE, dense_config, recipe
 from sg_lava.data.streaming import StreamData
-from sg_lava.data.tasks import TaskData, make_task, split_seed
+from sg_lava.data.tasks import TaskData, check_task_memory, make_task, split_seed
+from sg_lava.errors import UserError
 from sg_lava.model.modelfile import kept_samples, save_model
 from sg_lava.model.network import GammaNetwork
 from sg_lava.training.checkpoints import Checkpoints, RunFiles
@@ -138,8 +139,12 @@ def train_task(
     """
     r = recipe(task)
     params = {**r["task"], "resolution": resolution}
-    n_train = n_train or r["n_train"]
-    n_test = n_test or r["n_test"]
+    n_train = r["n_train"] if n_train is None else n_train
+    n_test = r["n_test"] if n_test is None else n_test
+    if n_train < 1 or n_test < 1:
+        raise UserError(f"--n-train and --n-test must be at least 1, got {n_train}, {n_test}")
+    asked = f"--n-train {n_train} and --n-test {n_test} (3 splits) at --resolution {resolution}"
+    check_task_memory(task, n_train + 2 * n_test, params, asked)
     train_data = make_task(task, n_train, seed=split_seed(seed, "train"), **params)
     test_data = make_task(task, n_test, seed=split_seed(seed, "test"), **params)
     valid = make_task(task, n_test, seed=split_seed(seed, "valid"), **params)
@@ -149,7 +154,9 @@ def train_task(
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "credit": credit}
     given |= {"mode": mode, "loss": loss}
     cfg = TrainConfig(
-        seed=seed, device=device, **{**r["train"], **{k: v for k, v in given.items() if v}}
+        seed=seed,
+        device=device,
+        **{**r["train"], **{k: v for k, v in given.items() if v is not None}},
     )
     info = {"name": task, "params": params, "seed": seed, "n_train": n_train, "n_test": n_test}
     return train_and_save(
