@@ -119,7 +119,9 @@ def check_same_run(payload: dict[str, Any], path: Path, config: dict, settings: 
     """Refuse to resume a checkpoint of another network or other training settings."""
     if payload.get("config") != config:
         raise UserError(f"{path} holds another network than the one asked for; cannot resume")
-    recorded = payload.get("settings", {})
+    recorded = payload.get("settings")
+    if not isinstance(recorded, dict):
+        raise UserError(f"{path}: 'settings' must be a table of training settings")
     differ = sorted(k for k in settings if recorded.get(k) != settings[k])
     if differ:
         got = ", ".join(f"{k} {recorded.get(k)!r} vs {settings[k]!r}" for k in differ)
@@ -180,3 +182,118 @@ class Checkpoints:
         save_checkpoint(self.files.checkpoint, state)
         write_metrics(self.files.metrics, state["history"])
         plot_curve(self.files.curve, state["history"])
+
+
+def _conform(value: Any, template: Any, where: str) -> None:
+    """``value`` has the form of ``template`` (what this run would have saved): the same
+    keys, lengths and types; tensors of the same shape and type, finite where real."""
+    if isinstance(template, torch.Tensor):
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{where} must be a tensor")
+        if value.shape != template.shape or value.dtype != template.dtype:
+            raise ValueError(
+                f"{where} has shape {tuple(value.shape)} ({value.dtype}), expected "
+                f"{tuple(template.shape)} ({template.dtype})"
+            )
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{where} holds NaN or inf")
+    elif isinstance(template, dict):  # the CUDA states are there where CUDA was
+        if not isinstance(value, dict) or set(value) - {"cuda"} != set(template) - {"cuda"}:
+            raise ValueError(f"{where} must be a table with the keys {sorted(template)}")
+        for key in template:
+            if key in value:
+                _conform(value[key], template[key], f"{where}[{key!r}]")
+    elif isinstance(template, list | tuple):
+        if not isinstance(value, list | tuple) or len(value) != len(template):
+            raise ValueError(f"{where} must be a list of {len(template)}")
+        for i, (v, t) in enumerate(zip(value, template)):
+            _conform(v, t, f"{where}[{i}]")
+    elif isinstance(template, bool) or isinstance(template, str):
+        if type(value) is not type(template):
+            raise ValueError(f"{where} must be a {type(template).__name__}")
+    elif isinstance(template, int | float) or template is None:
+        whole = isinstance(template, int)  # counts stay whole numbers
+        number = _number(value) and (not whole or float(value).is_integer())
+        if not (number or (template is None and value is None)):
+            raise ValueError(f"{where} must be a finite {'whole ' if whole else ''}number")
+
+
+def _number(value: Any) -> bool:
+    """A finite real number (not a bool)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return ok and bool(np.isfinite(float(value)))
+
+
+def _history(payload: dict[str, Any]) -> None:
+    """``epoch``, ``history`` (one record per finished epoch) and ``best`` agree."""
+    epoch, history, best = payload.get("epoch"), payload.get("history"), payload.get("best")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+        raise ValueError("'epoch' must be a whole number of finished epochs")
+    if not isinstance(history, list) or len(history) != epoch:
+        raise ValueError(f"'history' must be a list of {epoch} per-epoch records (tables)")
+    for i, entry in enumerate([*history, *([best] if best is not None else [])]):
+        where = f"'history'[{i}]" if i < epoch else "'best'"
+        if not isinstance(entry, dict) or not _number(entry.get("epoch")):
+            raise ValueError(f"{where} must be a table with a number 'epoch'")
+        if not (entry["epoch"] == i + 1 or (i == epoch and 1 <= entry["epoch"] <= epoch)):
+            raise ValueError(f"{where} names epoch {entry['epoch']}, not epoch {i + 1}")
+        required = ("loss",) if i < epoch else ("accuracy",)
+        for key in ("loss", "accuracy", "seconds"):
+            if (key in entry or key in required) and not _number(entry.get(key)):
+                raise ValueError(f"{where}[{key!r}] must be a finite number")
+
+
+def resume_from(
+    payload: dict[str, Any],
+    path: Path,
+    net: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: Any,
+    order: torch.Generator,
+) -> tuple[list[dict], dict | None]:
+    """Check every field of a checkpoint against what this run would have saved, then
+    load it into ``net``, ``opt``, ``sched`` and the random states; returns the history
+    and the best epoch. A bad field is refused before anything is loaded (the random
+    states, loaded first, are checked by setting them)."""
+    params = list(net.parameters())
+    adam = {"step": torch.tensor(0.0)}
+    templates = {
+        "state_dict": net.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "rng": rng_states(order),
+    }
+    try:
+        for key, template in templates.items():
+            if key not in payload:
+                raise ValueError(f"missing {key!r}")
+            if key == "optimizer" and isinstance(payload[key], dict):  # moments: by parameter
+                _conform({**payload[key], "state": {}}, template, f"{key!r}")
+                _adam_state(payload[key]["state"], params, adam)
+            else:
+                _conform(payload[key], template, f"{key!r}")
+        if payload["scheduler"]["T_max"] != templates["scheduler"]["T_max"]:
+            raise ValueError("'scheduler' plans another number of batches (other data?)")
+        _history(payload)
+    except ValueError as err:
+        raise UserError(f"{path}: {err}; cannot resume") from None
+    try:
+        set_rng_states(payload["rng"], order)
+    except (RuntimeError, ValueError, TypeError, OverflowError) as err:
+        raise UserError(
+            f"{path}: 'rng' is not a random state ({str(err)[:80]}); cannot resume"
+        ) from None
+    net.load_state_dict(payload["state_dict"])
+    opt.load_state_dict(payload["optimizer"])
+    sched.load_state_dict(payload["scheduler"])
+    return list(payload["history"]), payload["best"]
+
+
+def _adam_state(state: Any, params: list, step: dict) -> None:
+    """Adam's per-parameter moments: a table by parameter index, shaped as the parameter."""
+    if not isinstance(state, dict) or not set(state) <= set(range(len(params))):
+        raise ValueError("'optimizer'['state'] must be a table by parameter index")
+    for i, entry in state.items():
+        moment = params[i].detach().cpu()
+        template = {**step, "exp_avg": moment, "exp_avg_sq": moment}
+        _conform(entry, template, f"'optimizer'['state'][{i}]")

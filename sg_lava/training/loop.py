@@ -21,16 +21,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from sg_lava.data.streaming import VALIDATION_BATCH
 from sg_lava.data.tasks import TaskData
 from sg_lava.devices import resolve_device
 from sg_lava.model.network import GammaNetwork
 from sg_lava.model.timing import pad_steps, predict, shift_mask
+from sg_lava.training.budget import check_training_memory
 from sg_lava.training.checkpoints import (
     Checkpoints,
     check_same_run,
     load_checkpoint,
+    resume_from,
     rng_states,
-    set_rng_states,
 )
 from sg_lava.training.config import TrainConfig
 from sg_lava.training.distributed import current
@@ -66,6 +68,7 @@ def train(
     ``progress``: a bar (True), nothing (False), or None: a bar on a terminal, else one
     line per epoch. Under ``torchrun`` only rank 0 evaluates, writes and prints.
     """
+    check_training_memory(net, len(data), data.steps, cfg.batch_size, cfg.mode)
     dist = current()
     device = resolve_device(cfg.device)
     net.to(device)
@@ -85,11 +88,7 @@ def train(
         path = checkpoints.files.checkpoint
         state = load_checkpoint(path)
         check_same_run(state, path, net.config, cfg.settings())
-        net.load_state_dict(state["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        set_rng_states(state["rng"], gen)
-        history, best = list(state["history"]), state["best"]
+        history, best = resume_from(state, path, net, opt, sched, gen)
     ddp = None
     traced = cfg.mode == "online" and cfg.credit != "step"  # averages its gradients itself
     if dist.world > 1 and not traced:
@@ -178,7 +177,7 @@ def epoch_line(entry: dict, epochs: int) -> str:
 
 
 @torch.no_grad()
-def float_accuracy(net: GammaNetwork, data: TaskData, batch_size: int = 256) -> float:
+def float_accuracy(net: GammaNetwork, data: TaskData, batch_size: int = VALIDATION_BATCH) -> float:
     """Held-out accuracy of the float model in its own timing."""
     net.eval()
     lag = net.latency
