@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import sys
 
+from sg_lava.cli.base import POSITIVE
 from sg_lava.cli.examples import dataset_main, dataset_parser
 
 
 def main(argv=None) -> int:
     ap = dataset_parser(__doc__, "runs/dvs_gesture", batch_size=16)
-    ap.add_argument("--size", type=int, default=32, help="pixels per side after down-sampling")
-    ap.add_argument("--bins", type=int, default=20, help="time steps per sample")
-    ap.add_argument("--channels", type=int, nargs=2, default=(8, 16), help="conv channels")
+    ap.add_argument("--size", type=POSITIVE, default=32, help="pixels per side after down-sampling")
+    ap.add_argument("--bins", type=POSITIVE, default=20, help="time steps per sample")
+    ap.add_argument("--channels", type=POSITIVE, nargs=2, default=(8, 16), help="conv channels")
     args = ap.parse_args(argv)
 
     def build():

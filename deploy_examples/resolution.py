@@ -29,7 +29,7 @@ import json
 import sys
 from pathlib import Path
 
-from sg_lava.cli.base import guarded
+from sg_lava.cli.base import POSITIVE, guarded
 from sg_lava.cli.examples import example_parser
 from sg_lava.training.config import MODES
 
@@ -138,10 +138,10 @@ def table(rows: list[dict]) -> list[str]:
 def main(argv=None) -> int:
     ap = example_parser(__doc__, "runs/resolution")
     ap.add_argument("--tasks", nargs="+", default=["delay-precise", "echo"])
-    ap.add_argument("--resolutions", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    ap.add_argument("--resolutions", type=POSITIVE, nargs="+", default=[1, 2, 4, 8, 16])
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    ap.add_argument("--n-train", type=int, default=None, help="default: the recipe's")
-    ap.add_argument("--n-test", type=int, default=None)
+    ap.add_argument("--n-train", type=POSITIVE, default=None, help="default: the recipe's")
+    ap.add_argument("--n-test", type=POSITIVE, default=None)
     ap.add_argument("--table", default=None, help="markdown file for the table")
     ap.add_argument("--table-only", action="store_true", help="only rebuild the table")
     ap.add_argument(
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
         action="store_true",
         help="skip cells with a row in OUT; continue a cell from its checkpoint",
     )
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (small nets: 1)")
+    ap.add_argument("--threads", type=POSITIVE, default=1, help="torch threads (small nets: 1)")
     args = ap.parse_args(argv)
 
     def run() -> int:

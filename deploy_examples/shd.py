@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import sys
 
+from sg_lava.cli.base import POSITIVE
 from sg_lava.cli.examples import dataset_main, dataset_parser
 
 
 def main(argv=None) -> int:
     ap = dataset_parser(__doc__, "runs/shd", batch_size=64)
     ap.add_argument("--dataset", choices=("shd", "ssc"), default="shd")
-    ap.add_argument("--bins", type=int, default=100, help="time steps per sample")
-    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--bins", type=POSITIVE, default=100, help="time steps per sample")
+    ap.add_argument("--hidden", type=POSITIVE, default=128)
     args = ap.parse_args(argv)
 
     def build():

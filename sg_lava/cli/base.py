@@ -7,6 +7,7 @@ Nothing heavy is imported here, so that argument errors come before torch or Lav
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -39,6 +40,35 @@ def int_at_least(lo: int) -> Callable[[str], int]:
 
 POSITIVE = int_at_least(1)
 NON_NEGATIVE = int_at_least(0)
+
+
+def positive_real(text: str) -> float:
+    """An option type: a finite number above 0 (a learning rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text[:40]}")
+    return value
+
+
+def workers(lo: int) -> Callable[[str], int]:
+    """An option type: processes to start, from ``lo`` up to this machine's cores."""
+    from sg_lava.limits import cores
+
+    at_least = int_at_least(lo)
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value > cores():
+            raise argparse.ArgumentTypeError(
+                f"must be at most {cores()}, the cores of this machine, got {value}"
+            )
+        return value
+
+    parse.__name__ = f"integer in [{lo}, cores]"
+    return parse
 
 
 def guarded(prog: str, func: Callable[[], int]) -> int:

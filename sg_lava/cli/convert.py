@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sg_lava.cli.base import POSITIVE
+
 
 def tonic(args: argparse.Namespace) -> int:
     from sg_lava.data.convert import convert_tonic
@@ -31,7 +33,7 @@ def register(sub) -> None:
     t.add_argument("name", help="tonic dataset class: SHD, SSC, DVSGesture, NMNIST, ...")
     t.add_argument("data", help="the folder tonic keeps it in (its save_to)")
     t.add_argument("--out", required=True, help="folder for train.h5 and test.h5")
-    t.add_argument("--max", type=int, default=None, help="at most this many samples per split")
+    t.add_argument("--max", type=POSITIVE, default=None, help="at most this many samples per split")
     t.set_defaults(func=tonic)
     u = kinds.add_parser(
         "ucr",

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from sg_lava.cli.base import NON_NEGATIVE, POSITIVE, warn_timing
+from sg_lava.cli.base import NON_NEGATIVE, POSITIVE, warn_timing, workers
 from sg_lava.errors import UserError
 from sg_lava.processes import BACKENDS
 
@@ -110,10 +110,10 @@ def register(sub) -> None:
     ver.add_argument("--backend", choices=BACKENDS, default="fixed")
     ver.add_argument(
         "--workers",
-        type=int,
+        type=workers(1),
         default=None,
-        help="Lava runtimes in separate processes, each on a shard of the samples "
-        "(default: one per 2 cores, since one runtime keeps about 2 cores busy)",
+        help="Lava runtimes in separate processes, each on a shard of the samples, at most "
+        "the cores (default: one per 2 cores, since one runtime keeps about 2 cores busy)",
     )
     ver.set_defaults(func=verify)
 

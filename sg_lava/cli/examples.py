@@ -6,23 +6,30 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from sg_lava.cli.base import guarded
+from sg_lava.cli.base import (
+    NON_NEGATIVE,
+    POSITIVE,
+    Parser,
+    guarded,
+    positive_real,
+    workers,
+)
 from sg_lava.cli.train import TASK_OPTIONS, add_training_options
 
 
 def example_parser(doc: str, default_out: str) -> argparse.ArgumentParser:
     """Options every example has."""
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         description=doc.strip().splitlines()[0],
         epilog="\n".join(doc.strip().splitlines()[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--out", default=default_out, help="folder for model, net.h5, plots, report")
-    ap.add_argument("--epochs", type=int, default=None, help="training epochs")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=POSITIVE, default=None, help="training epochs")
+    ap.add_argument("--seed", type=NON_NEGATIVE, default=0)
     add_training_options(ap)
     ap.add_argument("--per-synapse", action="store_true", help="per-synapse bucket weights")
-    ap.add_argument("--lava-samples", type=int, default=100, help="test samples run on Lava")
+    ap.add_argument("--lava-samples", type=POSITIVE, default=100, help="test samples run on Lava")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
 
@@ -30,8 +37,8 @@ def example_parser(doc: str, default_out: str) -> argparse.ArgumentParser:
 def synthetic_main(task: str, title: str, doc: str, argv: Sequence[str] | None = None) -> int:
     """Train a built-in task's recipe, then deploy and verify it on Lava."""
     ap = example_parser(doc, f"runs/{task}")
-    ap.add_argument("--n-train", type=int, default=None, help="training samples")
-    ap.add_argument("--n-test", type=int, default=None, help="test samples")
+    ap.add_argument("--n-train", type=POSITIVE, default=None, help="training samples")
+    ap.add_argument("--n-test", type=POSITIVE, default=None, help="test samples")
     args = ap.parse_args(argv)
 
     def run() -> int:
@@ -54,22 +61,29 @@ def dataset_parser(doc: str, default_out: str, batch_size: int) -> argparse.Argu
     """Options of the dataset examples: the example options plus data and training ones."""
     ap = example_parser(doc, default_out)
     ap.add_argument("--data", required=True, help="the folder that holds the dataset")
-    ap.add_argument("--K", type=int, default=8, help="gamma buckets per neuron")
-    ap.add_argument("--lr", type=float, default=0.005)
-    ap.add_argument("--batch-size", type=int, default=batch_size)
-    ap.add_argument("--max-train", type=int, default=None, help="use at most this many samples")
-    ap.add_argument("--max-test", type=int, default=None)
-    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers that bin samples")
+    ap.add_argument("--K", type=POSITIVE, default=8, help="gamma buckets per neuron")
+    ap.add_argument("--lr", type=positive_real, default=0.005)
+    ap.add_argument("--batch-size", type=POSITIVE, default=batch_size)
+    ap.add_argument(
+        "--max-train", type=POSITIVE, default=None, help="use at most this many samples"
+    )
+    ap.add_argument("--max-test", type=POSITIVE, default=None)
+    ap.add_argument(
+        "--workers", type=workers(0), default=2, help="DataLoader workers that bin samples"
+    )
     ap.add_argument("--cache", default=None, help="folder for tonic's DiskCachedDataset")
     ap.add_argument(
         "--verify-samples",
-        type=int,
+        type=NON_NEGATIVE,
         default=None,
         help="test samples verified on Lava (default: --lava-samples); the whole test split "
         "is evaluated through the integer reference",
     )
     ap.add_argument(
-        "--lava-workers", type=int, default=None, help="Lava runtimes (default: one per 2 cores)"
+        "--lava-workers",
+        type=workers(1),
+        default=None,
+        help="Lava runtimes (default: one per 2 cores)",
     )
     return ap
 

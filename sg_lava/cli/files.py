@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from sg_lava.cli.base import NON_NEGATIVE, POSITIVE
+
 
 def inspect(args: argparse.Namespace) -> int:
     from sg_lava.export import hdf5
@@ -58,7 +60,9 @@ def register(sub) -> None:
         help="held-out inputs of a built-in task (default: the task the file records)",
     )
     source.add_argument("--data", default=None, help="folder with test.npz (arrays x and y)")
-    pl.add_argument("--samples", type=int, default=32, help="samples to measure (default 32)")
-    pl.add_argument("--seed", type=int, default=None, help="seed the task was trained with")
+    pl.add_argument("--samples", type=POSITIVE, default=32, help="samples to measure (default 32)")
+    pl.add_argument(
+        "--seed", type=NON_NEGATIVE, default=None, help="seed the task was trained with"
+    )
     pl.add_argument("--json", action="store_true", help="print one JSON object")
     pl.set_defaults(func=plan)

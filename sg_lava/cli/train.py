@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sg_lava.cli.base import NON_NEGATIVE, POSITIVE
+from sg_lava.cli.base import NON_NEGATIVE, POSITIVE, positive_real, workers
 from sg_lava.data.recipes import RECIPES
 from sg_lava.errors import UserError
 from sg_lava.export import TIMINGS
@@ -54,8 +54,10 @@ def register(sub) -> None:
     )
     train.add_argument("--data", default=None, help="folder with train/test .npz or .h5 files")
     train.add_argument("--net", default=None, help="network config (net.toml, docs/data.md)")
-    train.add_argument("--bins", type=int, default=None, help="time steps per event sample")
-    train.add_argument("--workers", type=int, default=0, help="DataLoader workers for events")
+    train.add_argument("--bins", type=POSITIVE, default=None, help="time steps per event sample")
+    train.add_argument(
+        "--workers", type=workers(0), default=0, help="DataLoader workers for events (<= cores)"
+    )
     train.add_argument(
         "--valid-fraction",
         type=float,
@@ -67,7 +69,9 @@ def register(sub) -> None:
     train.add_argument(
         "--epochs", type=POSITIVE, default=None, help="epochs (default: the recipe's)"
     )
-    train.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.01)")
+    train.add_argument(
+        "--lr", type=positive_real, default=None, help="learning rate (default: 0.01)"
+    )
     train.add_argument("--batch-size", type=POSITIVE, default=None, help="samples per batch (64)")
     train.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of data, init and order")
     train.add_argument("--resolution", type=POSITIVE, default=1, help="time steps per task step")
@@ -79,8 +83,10 @@ def register(sub) -> None:
         help="lava: one step of latency per synapse (default); zero: the equations",
     )
     add_training_options(train)
-    train.add_argument("--n-train", type=int, default=None, help="training samples")
-    train.add_argument("--n-test", type=int, default=None, help="test (and validation) samples")
+    train.add_argument("--n-train", type=POSITIVE, default=None, help="training samples")
+    train.add_argument(
+        "--n-test", type=POSITIVE, default=None, help="test (and validation) samples"
+    )
     train.add_argument("--device", default="auto", help=DEVICE_HELP)
     train.add_argument(
         "--resume",
@@ -121,15 +127,6 @@ def _train(args: argparse.Namespace, device: str, user: bool):
 
 def run(args: argparse.Namespace) -> int:
     """Train on one device, or under ``torchrun`` on several processes (rank 0 reports)."""
-    from sg_lava.files import check_destination
-
-    check_destination(args.out)  # before training, not after
-    from sg_lava.devices import resolve_device
-    from sg_lava.training import distributed
-
-    for name in ("lr", "batch_size", "bins"):
-        if getattr(args, name) is not None and getattr(args, name) <= 0:
-            raise UserError(f"--{name.replace('_', '-')} must be positive")
     user = args.data is not None or args.net is not None
     if user:
         _check_user_options(args)
@@ -137,6 +134,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give a TASK, or --data DIR and --net net.toml")
     elif args.bins is not None:
         raise UserError("--bins is for event data (--data DIR with train.h5/test.h5)")
+    from sg_lava.files import check_destination
+
+    inputs = [args.net] + [f"{args.data}/{s}.{e}" for s in ("train", "test") for e in ("npz", "h5")] if user else []  # fmt: skip
+    check_destination(args.out, inputs)  # before torch loads; the run's other files later
+    from sg_lava.devices import resolve_device
+    from sg_lava.training import distributed
+
     _, device = distributed.init_from_env(resolve_device(args.device))
     try:
         res = _train(args, str(device), user)
@@ -169,3 +173,9 @@ def _check_user_options(args: argparse.Namespace) -> None:
     for flag, given in owned.items():
         if given:
             raise UserError(f"{flag} is set in net.toml for --net runs (see docs/data.md)")
+    for flag in ("n_train", "n_test"):
+        if getattr(args, flag) is not None:
+            raise UserError(
+                f"--{flag.replace('_', '-')} is for built-in tasks; --data trains and tests "
+                "on every sample of its files"
+            )

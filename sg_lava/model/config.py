@@ -71,31 +71,36 @@ def check_config(raw: Any, where: str = "network config") -> dict[str, Any]:
         raise ConfigError(f"{where}: a network config must be a table (a dict)")
     unknown = sorted(set(raw) - set(TOP_KEYS))
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(TOP_KEYS)})")
+        raise ConfigError(
+            f"{where}: unknown key {_show(unknown[0])} (allowed: {', '.join(TOP_KEYS)})"
+        )
     for key in ("input_shape", "layers"):
         if key not in raw:
             raise ConfigError(f"{where}: missing {key!r}")
-    cfg = {**DEFAULTS, **copy.deepcopy(raw)}
+    try:
+        cfg = {**DEFAULTS, **copy.deepcopy(raw)}
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to be a network config") from None
     shape = cfg["input_shape"]
     if not isinstance(shape, list | tuple) or len(shape) not in (1, 3):
         raise ConfigError(
-            f"{where}: input_shape must be [n] or [channels, height, width], got {shape!r}"
+            f"{where}: input_shape must be [n] or [channels, height, width], got {_show(shape)}"
         )
     cfg["input_shape"] = [_int(n, f"{where}: input_shape entries", 1, MAX_NEURONS) for n in shape]
     _neuron(cfg, where)
     if not _real(cfg["theta0"]):
-        raise ConfigError(f"{where}: theta0 must be a positive number, got {cfg['theta0']!r}")
+        raise ConfigError(f"{where}: theta0 must be a positive number, got {_show(cfg['theta0'])}")
     if cfg["m_f"] is None:
         cfg["m_f"] = cfg["theta0"]
     elif not _real(cfg["m_f"]):
-        raise ConfigError(f"{where}: m_f must be a positive number, got {cfg['m_f']!r}")
+        raise ConfigError(f"{where}: m_f must be a positive number, got {_show(cfg['m_f'])}")
     if cfg["weight_bits"] is not None:
         _int(cfg["weight_bits"], f"{where}: weight_bits", *WIDTH_RANGES["weight_bits"])
     if cfg["timing"] not in TIMINGS:
-        raise ConfigError(f"{where}: timing must be one of {TIMINGS}, got {cfg['timing']!r}")
+        raise ConfigError(f"{where}: timing must be one of {TIMINGS}, got {_show(cfg['timing'])}")
     for key in ("input_theta", "input_mf"):
         if not _real(cfg[key]) and cfg[key] != 0:
-            raise ConfigError(f"{where}: {key} must be a number >= 0, got {cfg[key]!r}")
+            raise ConfigError(f"{where}: {key} must be a number >= 0, got {_show(cfg[key])}")
     try:
         cfg["readout"] = check_readout(cfg["readout"])
         check_encoding(cfg["input_encoding"], cfg["input_theta"])
@@ -119,12 +124,14 @@ def check_config(raw: Any, where: str = "network config") -> dict[str, Any]:
 def _layer(spec: dict[str, Any], where: str) -> None:
     kind = spec.get("type")
     if kind not in LAYER_KEYS:
-        raise ConfigError(f"{where}: type must be one of {', '.join(LAYER_KEYS)}, got {kind!r}")
+        raise ConfigError(
+            f"{where}: type must be one of {', '.join(LAYER_KEYS)}, got {_show(kind)}"
+        )
     allowed = ("type", *LAYER_KEYS[kind])
     unknown = sorted(set(spec) - set(allowed))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key {unknown[0]!r} for a {kind} layer (allowed: {', '.join(allowed)})"
+            f"{where}: unknown key {_show(unknown[0])} for a {kind} layer (allowed: {', '.join(allowed)})"
         )
     for key in REQUIRED.get(kind, ()):
         if key not in spec:
@@ -145,10 +152,10 @@ def _neuron(spec: dict[str, Any], where: str) -> None:
     if "K" in spec:
         _int(spec["K"], f"{where}: K", 1, MAX_K)
     if "F" in spec and not _real(spec["F"]):
-        raise ConfigError(f"{where}: F must be a positive number, got {spec['F']!r}")
+        raise ConfigError(f"{where}: F must be a positive number, got {_show(spec['F'])}")
     if "per_synapse" in spec and not isinstance(spec["per_synapse"], bool):
         raise ConfigError(
-            f"{where}: per_synapse must be true or false, got {spec['per_synapse']!r}"
+            f"{where}: per_synapse must be true or false, got {_show(spec['per_synapse'])}"
         )
 
 
@@ -205,16 +212,22 @@ def _sizes(cfg: dict[str, Any], where: str) -> None:
     check_memory(total * 4, f"{where}: the network's ~{total} parameters", ConfigError)
 
 
+def _show(value: Any, limit: int = 60) -> str:
+    """A value of the user's file in a message: its repr, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _int(value: Any, what: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f"{what} must be an integer in [{lo}, {hi}], got {value!r}")
+        raise ConfigError(f"{what} must be an integer in [{lo}, {hi}], got {_show(value)}")
     return value
 
 
 def _pair(value: Any, what: str, lo: int) -> tuple[int, int]:
     v = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(v, list | tuple) or len(v) != 2:
-        raise ConfigError(f"{what} must be an integer or a pair, got {value!r}")
+        raise ConfigError(f"{what} must be an integer or a pair, got {_show(value)}")
     return (_int(v[0], what, lo, 4096), _int(v[1], what, lo, 4096))
 
 
