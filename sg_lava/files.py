@@ -3,17 +3,22 @@
 Every file sg-lava writes goes through :func:`atomic_write`: a temporary file beside the
 destination, written, flushed and fsynced, then renamed into place and the folder fsynced.
 :func:`check_destination` is the same refusal logic, to be called before long work starts
-(training, quantising, running Lava) so that a bad destination fails at once.
+(training, quantising, running Lava) so that a bad destination fails at once. A command
+that writes a group of files over a long time (training) holds :func:`output_lock` for
+them and first clears what a killed run left (:func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
+import glob
 import hashlib
 import os
 import secrets
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -73,6 +78,7 @@ def _fsync_folder(folder: Path) -> None:
 def _os_error(path: Path, err: OSError) -> UserError:
     reason = {
         errno.ENOSPC: "no space left on the device",
+        errno.EFBIG: "file too large (a file size limit)",
         errno.EDQUOT: "disk quota exceeded",
         errno.EACCES: "permission denied",
         errno.EPERM: "permission denied",
@@ -92,7 +98,7 @@ def atomic_write(
     KeyboardInterrupt) removes the temporary file and leaves ``path`` as it was.
     """
     path = check_destination(path, inputs)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp = path.parent / _temporary_name(path)
     try:
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     except OSError as err:
@@ -125,6 +131,77 @@ def with_section(old: str, begin: str, end: str, text: str) -> str:
         head, rest = old.split(begin, 1)
         return f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}"
     return f"{begin}\n{text}{end}\n"
+
+
+def _temporary_name(path: Path) -> str:
+    """The temporary file :func:`atomic_write` writes before renaming it to ``path``."""
+    return f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+def remove_stale_temporaries(path: PathLike) -> list[Path]:
+    """Remove what :func:`atomic_write` left beside ``path`` in a process that was killed
+    (``kill -9``, power loss): temporary files whose writer no longer runs."""
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split(".")[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+@contextmanager
+def output_lock(path: PathLike, what: str = "--out") -> Iterator[None]:
+    """Hold the one lock of ``path``'s outputs while the block runs: ``.NAME.lock`` beside
+    it, taken with ``flock`` (released by the kernel when the holder dies, however it
+    dies) and removed on leaving. A second writer is refused at once, in one line."""
+    path = Path(path)
+    lock = path.parent / f".{path.name}.lock"
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as err:
+            raise _os_error(lock, err) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError(
+                f"{path} is being written by another run ({lock} is held); wait for it to "
+                f"end or choose another {what}"
+            ) from None
+        try:  # the holder before us may have removed the file we locked: lock the new one
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        try:
+            os.unlink(lock)
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def file_sha256(path: PathLike) -> str:

@@ -2,29 +2,67 @@
 
 :func:`convert_tonic` reads tonic dataset ``NAME`` (SHD, SSC, DVSGesture, NMNIST, ...) from
 where tonic keeps it — nothing is downloaded — and writes ``OUT/train.h5`` and
-``OUT/test.h5`` one sample at a time, so memory holds one sample, not the dataset.
+``OUT/test.h5`` one sample at a time, so memory holds one sample, not the dataset. A
+conversion that fails leaves nothing: no split it wrote, no folder it made.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
+
+from sg_lava.errors import UserError
+from sg_lava.files import check_destination
+
+SPLITS = ("train", "test")
+
+
+def _make_folder(out: Path) -> list[Path]:
+    """Create ``out`` (and its parents) unless it is a folder already; the folders made,
+    deepest first."""
+    if out.is_dir():
+        return []
+    if out.exists() or out.is_symlink():
+        raise UserError(f"--out {out} exists and is not a folder")
+    missing = [folder for folder in (out, *out.parents) if not folder.exists()]
+    try:
+        out.mkdir(parents=True)
+    except OSError as err:
+        raise UserError(f"cannot create the folder {out}: {err.strerror}") from None
+    return missing
 
 
 def convert_tonic(name: str, data: str | Path, out: str | Path, limit: int | None = None) -> dict:
     """Write ``out/train.h5`` and ``out/test.h5`` from tonic dataset ``name``; sample counts."""
     from sg_lava.data.datasets import tonic_source
     from sg_lava.data.userdata import write_events
-    from sg_lava.errors import UserError
 
+    if limit is not None and limit < 1:
+        raise UserError(f"--max must be at least 1, got {limit}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    counts = {}
-    for split in ("train", "test"):
-        source, size, _ = tonic_source(name, data, split)
-        n = len(source) if limit is None else min(limit, len(source))
-        samples = ((ev, int(label)) for ev, label in itertools.islice(source, n))
-        counts[split] = write_events(out / f"{split}.h5", samples, size)
-        if counts[split] == 0:
-            raise UserError(f"{name} {split}: no samples in {data}")
-    return counts
+    made = _make_folder(out)
+    written: list[Path] = []
+    try:
+        paths = [check_destination(out / f"{split}.h5") for split in SPLITS]
+        counts = {}
+        for split, path in zip(SPLITS, paths):
+            source, size, _ = tonic_source(name, data, split)
+            n = len(source) if limit is None else min(limit, len(source))
+            if n == 0:
+                raise UserError(f"{name} {split}: no samples in {data}")
+            samples = ((ev, int(label)) for ev, label in itertools.islice(source, n))
+            existed = path.exists()
+            counts[split] = write_events(path, samples, size)
+            if not existed:
+                written.append(path)
+        return counts
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        for folder in made:
+            try:
+                os.rmdir(folder)
+            except OSError:  # something else was put there meanwhile: keep it
+                break
+        raise

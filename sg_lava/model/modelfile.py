@@ -7,6 +7,7 @@ was trained on, training metadata and the state dict — so it loads with
 
 from __future__ import annotations
 
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -69,7 +70,16 @@ def save_model(
         "samples": {k: v.detach().cpu().float() for k, v in (samples or {}).items()},
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
     }
-    atomic_write(Path(path), lambda f: torch.save(payload, f))
+    save_torch_file(path, payload)
+
+
+def save_torch_file(path: str | Path, payload: Any) -> None:
+    """``torch.save`` of ``payload`` to ``path``, atomically. Serialised in memory first:
+    torch's archive writer turns a write error (a full disk) into a RuntimeError without
+    its cause, a plain write keeps the OSError that :func:`atomic_write` names."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write(Path(path), lambda f: f.write(buffer.getbuffer()))
 
 
 def load_torch_file(path: str | Path, what: str) -> Any:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,13 @@ import numpy as np
 import torch
 
 from sg_lava.errors import UserError
-from sg_lava.files import atomic_write
-from sg_lava.model.modelfile import load_torch_file
+from sg_lava.files import (
+    atomic_write,
+    check_destination,
+    output_lock,
+    remove_stale_temporaries,
+)
+from sg_lava.model.modelfile import load_torch_file, save_torch_file
 
 CHECKPOINT_FORMAT = "sg-lava-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -64,6 +70,34 @@ class RunFiles:
     @property
     def curve(self) -> Path:
         return self._sibling(".curve.png")
+
+    @property
+    def every(self) -> tuple[Path, ...]:
+        """Every file a run writes."""
+        return (self.model, self.checkpoint, self.best, self.metrics, self.curve)
+
+    @contextmanager
+    def claimed(self) -> Iterator[None]:
+        """Own the run's files while the block trains and writes them.
+
+        One lock per model file (two runs into one ``--out`` would interleave their files),
+        every destination checked before the first epoch, what a killed run left removed
+        (its temporary files); if the block fails, the files it created are removed, so a
+        failed run leaves nothing. Ctrl-C keeps them: the checkpoint is for ``--resume``.
+        """
+        with output_lock(self.model):
+            for path in self.every:
+                check_destination(path)
+                remove_stale_temporaries(path)
+            existed = {path for path in self.every if path.exists()}
+            try:
+                yield
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
+                for path in set(self.every) - existed:
+                    path.unlink(missing_ok=True)
+                raise
 
 
 def rng_states(order: torch.Generator) -> dict[str, Any]:
@@ -102,7 +136,7 @@ def set_rng_states(states: dict[str, Any], order: torch.Generator) -> None:
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write a checkpoint dict atomically."""
     payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
-    atomic_write(path, lambda f: torch.save(payload, f))
+    save_torch_file(path, payload)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -121,7 +155,7 @@ def check_same_run(payload: dict[str, Any], path: Path, config: dict, settings: 
         raise UserError(f"{path} holds another network than the one asked for; cannot resume")
     recorded = payload.get("settings")
     if not isinstance(recorded, dict):
-        raise UserError(f"{path}: 'settings' must be a table of training settings")
+        raise UserError(f"{path}: 'settings' must be a table of training settings; cannot resume")
     differ = sorted(k for k in settings if recorded.get(k) != settings[k])
     if differ:
         got = ", ".join(f"{k} {recorded.get(k)!r} vs {settings[k]!r}" for k in differ)
@@ -274,6 +308,7 @@ def resume_from(
                 _conform(payload[key], template, f"{key!r}")
         if payload["scheduler"]["T_max"] != templates["scheduler"]["T_max"]:
             raise ValueError("'scheduler' plans another number of batches (other data?)")
+        _numpy_state(payload["rng"]["numpy"])
         _history(payload)
     except ValueError as err:
         raise UserError(f"{path}: {err}; cannot resume") from None
@@ -287,6 +322,15 @@ def resume_from(
     opt.load_state_dict(payload["optimizer"])
     sched.load_state_dict(payload["scheduler"])
     return list(payload["history"]), payload["best"]
+
+
+def _numpy_state(state: dict[str, Any]) -> None:
+    """numpy accepts any position and any keys, then draws garbage: check the ranges."""
+    keys = state["keys"]
+    if not 0 <= state["pos"] <= len(keys) or state["has_gauss"] not in (0, 1):
+        raise ValueError("'rng'['numpy'] is not a Mersenne Twister state (position, gauss)")
+    if bool((keys < 0).any()) or bool((keys >= 1 << 32).any()):
+        raise ValueError("'rng'['numpy']['keys'] must be 32-bit words")
 
 
 def _adam_state(state: Any, params: list, step: dict) -> None:

@@ -8,6 +8,7 @@ file: what the exported integers do is the deployment's to measure
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,23 +73,26 @@ def train_and_save(
             best, path, task=task, train=info(selected="best validation accuracy"), samples=samples
         )
 
-    start = time.perf_counter()
-    history = train(
-        net,
-        train_data,
-        cfg,
-        evaluate=None if valid is None else (lambda n: float_accuracy(n, valid)),
-        progress=progress,
-        checkpoints=Checkpoints(RunFiles.beside(out), save_best),
-        resume=resume,
-    )
-    seconds = time.perf_counter() - start
-    if not current().main:
-        return None
-    acc = float_accuracy(net, test_data)
-    save_model(
-        net, out, task=task, train=info(seconds=seconds, float_accuracy=acc), samples=samples
-    )
+    files = RunFiles.beside(out)
+    main = current().main  # the one process that writes
+    with files.claimed() if main else nullcontext():
+        start = time.perf_counter()
+        history = train(
+            net,
+            train_data,
+            cfg,
+            evaluate=None if valid is None else (lambda n: float_accuracy(n, valid)),
+            progress=progress,
+            checkpoints=Checkpoints(files, save_best),
+            resume=resume,
+        )
+        seconds = time.perf_counter() - start
+        if not main:
+            return None
+        acc = float_accuracy(net, test_data)
+        save_model(
+            net, out, task=task, train=info(seconds=seconds, float_accuracy=acc), samples=samples
+        )
     return TrainResult(Path(out), net, test_data, acc, seconds, history, cfg.settings())
 
 
