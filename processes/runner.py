@@ -23,7 +23,7 @@ from sg_lava.errors import UserError
 from sg_lava.export.encoding import encode
 from sg_lava.export.qnet import QuantizedNetwork
 from sg_lava.export.readout import predict, readout_mask
-from sg_lava.interrupts import stop_on_signals
+from sg_lava.interrupts import raise_pending, stop_on_signals
 from sg_lava.processes.builder import LavaNetwork
 
 JOIN_S = 10.0  # seconds a stopped worker gets to close its Lava runtime before it is killed
@@ -80,6 +80,7 @@ def run_samples(
 def _samples(qnet: QuantizedNetwork, xs: np.ndarray, backend: str, tick):
     with stop_on_signals(), LavaNetwork(qnet, xs, backend) as net:
         for res in net:
+            raise_pending()  # a signal that arrived while Lava forked its processes
             tick(1)
             yield res
 

@@ -1,12 +1,14 @@
 """Where torch runs: ``--device auto|cpu|cuda[:N]`` turned into a ``torch.device``.
 
 The one parser of device options (``sg-lava train``, ``sg-lava evaluate``, the Python API);
-an unavailable CUDA device is one clear :class:`UserError`, never a CUDA traceback.
+an unavailable CUDA device is one clear :class:`UserError`, never a CUDA traceback. Under
+``torchrun``, :func:`launch_rank` says which of the processes this is.
 Torch is imported on use, so that the command line can name the options torch-free.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING
 
@@ -40,3 +42,14 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     if index is not None and int(index) >= n:
         raise UserError(f"device {spec!r} does not exist: this machine has {n} CUDA device(s)")
     return torch.device("cuda", int(index) if index is not None else torch.cuda.current_device())
+
+
+def launch_rank() -> int | None:
+    """This process's rank when ``torchrun`` started it among several, else None (read
+    from the environment torchrun sets, so that the command line knows it torch-free)."""
+    try:
+        if int(os.environ.get("WORLD_SIZE") or 1) > 1:
+            return int(os.environ.get("RANK") or 0)
+    except ValueError:
+        pass
+    return None

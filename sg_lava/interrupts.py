@@ -2,16 +2,18 @@
 
 * :func:`stop_on_signals` turns SIGTERM into :class:`Terminated` (a KeyboardInterrupt), so
   that ``finally`` blocks remove temporary files and stop Lava runtimes; the CLI exits
-  ``128 + signal`` (130 for Ctrl-C, 143 for SIGTERM) with one line.
-* :func:`guard_children` makes every process forked afterwards (Lava forks one per Process,
-  plus a shared-memory manager) ignore SIGINT and SIGTERM — Ctrl-C in a terminal reaches
-  the whole process group, and only the parent may decide how to stop — and die with its
-  parent (``PR_SET_PDEATHSIG``), so a SIGKILLed parent leaves no orphan.
+  ``128 + signal`` (130 for Ctrl-C, 143 for SIGTERM) with one line. A signal whose
+  exception Python swallowed (in a fork hook) is raised again by :func:`raise_pending`.
+* :func:`guard_children` makes every process that multiprocessing forks afterwards (Lava
+  forks one per Process, plus a shared-memory manager; DataLoader workers) ignore SIGINT
+  and SIGTERM — Ctrl-C in a terminal reaches the whole process group, and only the parent
+  may decide how to stop — and die with its parent (``PR_SET_PDEATHSIG``), so a SIGKILLed
+  parent leaves no orphan. DataLoader workers confirm it with :func:`leash`.
 * :func:`kill_children` ends those children at once and unlinks the shared memory they
   used, for an interrupted run where Lava's own polite stop would wait for them forever.
 
 The same mechanisms serve any code that starts Lava runtimes (``processes/builder.py``, and
-worker processes that each run one).
+worker processes that each run one) or DataLoader workers (``data/streaming.py``).
 """
 
 from __future__ import annotations
@@ -39,29 +41,85 @@ def exit_code(err: KeyboardInterrupt) -> int:
     return 128 + getattr(err, "signum", signal.SIGINT)
 
 
+def add_note(err: KeyboardInterrupt, text: str) -> None:
+    """What the user should know about an interrupt (where the last checkpoint is); the
+    command line prints it on the interrupt's one line (:func:`interrupt_line`)."""
+    err.sg_lava_note = text  # type: ignore[attr-defined]
+
+
+def interrupt_line(prog: str, err: KeyboardInterrupt) -> str:
+    """``prog: interrupted`` (or ``terminated``) and the note, if any: one line."""
+    word = "interrupted" if exit_code(err) == 130 else "terminated"
+    note = getattr(err, "sg_lava_note", "")
+    return f"{prog}: {word}" + (f"; {note}" if note else "")
+
+
+_pending: list[int] = []  # a signal whose exception may have been swallowed
+_depth = 0  # nested stop_on_signals sessions
+
+
+def _signal_error(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+def _handler(signum: int, frame: object) -> None:
+    _pending[:] = [signum]
+    raise _signal_error(signum)
+
+
+def raise_pending() -> None:
+    """Raise the exception of a signal that arrived where Python could not raise it.
+
+    A handler runs at the next bytecode, wherever that is; in a fork hook (DataLoader
+    workers start every epoch) or a finaliser its exception is only printed as "ignored".
+    Long loops call this once per step, so such a signal still stops them.
+    """
+    if _pending:
+        raise _signal_error(_pending.pop())
+
+
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM into :class:`Terminated` so that ``finally`` blocks run."""
-
-    def handler(signum, frame):
-        raise Terminated(signum)
-
+    """Turn SIGTERM into :class:`Terminated` (and SIGINT, where Python raises it, into
+    KeyboardInterrupt) so that ``finally`` blocks run; remember each signal for
+    :func:`raise_pending`, and keep a swallowed one from printing a traceback."""
+    global _depth
     try:
-        old = signal.signal(signal.SIGTERM, handler)
+        old_term = signal.signal(signal.SIGTERM, _handler)
     except ValueError:  # not the main thread
         yield
         return
+    old_int = signal.getsignal(signal.SIGINT)
+    catch_int = old_int is signal.default_int_handler  # not when the shell made us ignore it
+    if catch_int:
+        signal.signal(signal.SIGINT, _handler)
+    caught = {signal.SIGTERM, *([signal.SIGINT] if catch_int else [])}
+    old_mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, caught)  # a guarded child's too
+    old_hook = sys.unraisablehook
+    if _depth == 0:
+        _pending.clear()
+
+        def quiet(unraisable) -> None:
+            if not (isinstance(unraisable.exc_value, KeyboardInterrupt) and _pending):
+                old_hook(unraisable)
+
+        sys.unraisablehook = quiet
+    _depth += 1
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        _depth -= 1
+        signal.signal(signal.SIGTERM, old_term)
+        if catch_int:
+            signal.signal(signal.SIGINT, old_int)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        sys.unraisablehook = old_hook
 
 
 _parent_pid = 0
 _installed = False
 
-
-_GROUP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+GROUP_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # what a terminal sends the whole group
 
 
 def _before_fork() -> None:
@@ -70,36 +128,48 @@ def _before_fork() -> None:
     KeyboardInterrupt traceback); the parent gets them once the fork is done."""
     global _parent_pid
     _parent_pid = os.getpid()
-    signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, GROUP_SIGNALS)
 
 
 def _in_parent() -> None:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _GROUP_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)
 
 
-def _in_child() -> None:
-    """In a child forked by multiprocessing (Lava's way): leave stopping to the parent, and
-    die with it. Other forks (``subprocess`` with a ``preexec_fn``) are left alone."""
-    try:
-        _guard_child()
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _GROUP_SIGNALS)
-
-
-def _guard_child() -> None:
-    frame = sys._getframe(2)
-    while frame is not None and "multiprocessing" not in frame.f_code.co_filename:
-        frame = frame.f_back
-    if frame is None:
-        return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+def _ignore_group_signals() -> None:
+    for signum in GROUP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             pass
+
+
+def leash(*_: object) -> None:
+    """Make this process — a child — ignore SIGINT and SIGTERM, which a terminal sends to
+    the whole group (stopping is the parent's decision), and die with its parent.
+
+    DataLoader workers call it as their ``worker_init_fn``: torch installs its own SIGTERM
+    handler in a worker first, which is why a guarded child keeps these signals blocked
+    from the fork until this call.
+    """
+    _ignore_group_signals()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)
+
+
+def _in_child() -> None:
+    """In a child forked by multiprocessing (Lava's processes, DataLoader workers): ignore
+    the group's signals and die with the parent. They stay blocked until the child's own
+    code calls :func:`leash` (a DataLoader worker); Lava's children, ignoring them, never
+    need to. Other forks (``subprocess`` with a ``preexec_fn``) get them back unblocked."""
+    frame = sys._getframe(1)
+    while frame is not None and "multiprocessing" not in frame.f_code.co_filename:
+        frame = frame.f_back
+    if frame is None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)
+        return
+    _ignore_group_signals()
     if _parent_pid and os.getppid() != _parent_pid:  # the parent died before prctl
         os._exit(1)
 

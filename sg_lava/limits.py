@@ -41,7 +41,7 @@ def memory_budget() -> int:
 
 def gib(n: float) -> str:
     """A byte count for people."""
-    return f"{n / 2**30:.1f} GiB" if n >= 2**28 else f"{n / 2**20:.1f} MiB"
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def check_memory(need: float, what: str, error: type[UserError] = UserError) -> None:

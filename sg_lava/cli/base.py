@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from sg_lava.devices import launch_rank
 from sg_lava.errors import UserError
 
 
@@ -74,33 +75,53 @@ def workers(lo: int) -> Callable[[str], int]:
 def guarded(prog: str, func: Callable[[], int]) -> int:
     """Run ``func``; expected failures become one line on stderr and a non-zero exit."""
     import sg_lava  # noqa: F401  (Lava compat hooks before any command touches Lava)
-    from sg_lava.interrupts import exit_code, stop_on_signals
+    from sg_lava.interrupts import exit_code, interrupt_line, stop_on_signals
 
     try:
         with stop_on_signals():  # SIGTERM too runs every finally block (temp files, Lava)
             return func()
     except UserError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return err.exit_code
+        return fail(f"{prog}: error: {err}", err.exit_code)
     except BrokenPipeError:  # the reader went away (sg-lava inspect net.h5 | head): stop
         # quietly, as a Unix tool killed by SIGPIPE does; stdout to devnull so that the
         # interpreter's final flush does not raise again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13
     except KeyboardInterrupt as err:
-        code = exit_code(err)
-        print(f"{prog}: {'interrupted' if code == 130 else 'terminated'}", file=sys.stderr)
+        code, rank = exit_code(err), launch_rank()
+        if rank is not None and (code == 143 or rank > 0):
+            return code  # torchrun stopped it, or rank 0 speaks: a failing rank's line is last
+        print(interrupt_line(prog, err), file=sys.stderr)
         return code
+    except MemoryError:  # a size that no check foresaw: still the user's to change
+        return fail(f"{prog}: error: out of memory (MemoryError); try smaller sizes", 1)
     except Exception as err:  # a bug or an environment problem: still one line
         if os.environ.get("SG_LAVA_DEBUG"):
             raise
         msg = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-        print(
+        return fail(
             f"{prog}: internal error: {type(err).__name__}: {msg} "
             "(set SG_LAVA_DEBUG=1 for the traceback)",
-            file=sys.stderr,
+            3,
         )
-        return 3
+
+
+def fail(line: str, code: int) -> int:
+    """Print the one line of a failure; under ``torchrun`` also hand it to torchrun, whose
+    summary then names it as the root cause instead of a pointer to its documentation."""
+    print(line, file=sys.stderr)
+    error_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if error_file and launch_rank() is not None:
+        import json
+        import time
+
+        try:
+            with open(error_file, "w") as f:  # the form torchrun's own @record writes
+                extra = {"timestamp": str(int(time.time()))}
+                json.dump({"message": {"message": line, "extraInfo": extra}}, f)
+        except OSError:
+            pass
+    return code
 
 
 def timing_note(qnet, net_path: str) -> str | None:

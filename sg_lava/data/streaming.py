@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from sg_lava.data.tasks import TaskData
 from sg_lava.errors import UserError
 from sg_lava.export.readout import readout_mask
+from sg_lava.interrupts import guard_children, leash, raise_pending
 
 VALIDATION_BATCH = 256  # samples per validation batch: the largest batch held at once
 
@@ -121,13 +122,16 @@ class StreamData:
         return int(dataset.bins)
 
     def loader(self, batch_size: int, order: Sequence[int]) -> DataLoader:
-        """Batches of the samples in ``order``, read by the workers (2 batches ahead each)."""
+        """Batches of the samples in ``order``, read by the workers (2 batches ahead each),
+        which leave stopping to this process (:mod:`sg_lava.interrupts`)."""
+        guard_children()
         return DataLoader(
             self.dataset,
             batch_size=batch_size,
             sampler=order,
             num_workers=self.workers,
             collate_fn=collate,
+            worker_init_fn=leash,
         )
 
     def batches(
@@ -139,6 +143,7 @@ class StreamData:
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
         try:
             for x, y in self.loader(batch_size, order.tolist()):
+                raise_pending()  # a signal that arrived while the workers were forked
                 yield x, y, window(self.readout, len(y), x.shape[1])
         except UserError as err:  # raised in a worker: torch adds its traceback to the text
             raise UserError(_worker_message(str(err))) from None

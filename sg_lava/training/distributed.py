@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as td
 
+from sg_lava.devices import launch_rank
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -63,7 +65,7 @@ def current() -> Dist:
 
 def launched() -> bool:
     """Started by ``torchrun`` with more than one process."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return launch_rank() is not None
 
 
 def init_from_env(device: torch.device) -> tuple[Dist, torch.device]:

@@ -11,6 +11,8 @@ The batch steps themselves are :mod:`sg_lava.training.steps`.
 
 from __future__ import annotations
 
+import math
+import os
 import random
 import sys
 import time
@@ -24,6 +26,8 @@ from tqdm import tqdm
 from sg_lava.data.streaming import VALIDATION_BATCH
 from sg_lava.data.tasks import TaskData
 from sg_lava.devices import resolve_device
+from sg_lava.errors import UserError
+from sg_lava.interrupts import add_note, raise_pending
 from sg_lava.model.network import GammaNetwork
 from sg_lava.model.timing import pad_steps, predict, shift_mask
 from sg_lava.training.budget import check_training_memory
@@ -46,9 +50,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+MIN_COLUMNS = 20  # narrower terminals (or ones that report 0 columns) get epoch lines
+
+
 def show_progress(progress: bool | None) -> bool:
-    """Progress bars only on a terminal: ``None`` asks whether stderr is one."""
-    return sys.stderr.isatty() if progress is None else progress
+    """Progress bars only on a terminal wide enough for one: ``None`` asks stderr."""
+    if progress is not None:
+        return progress
+    try:
+        return (
+            sys.stderr.isatty() and os.get_terminal_size(sys.stderr.fileno()).columns >= MIN_COLUMNS
+        )
+    except (OSError, ValueError):  # not a terminal, or stderr closed
+        return False
 
 
 def train(
@@ -110,6 +124,7 @@ def train(
             net.train()
             losses = []
             for x, y, mask in data.batches(cfg.batch_size, gen):
+                raise_pending()
                 x, mask = pad_steps(x, net.latency), shift_mask(mask, net.latency)
                 norm = float(mask.sum().clamp(min=1)) / dist.world  # DDP averages over ranks
                 part = dist.shard(len(y))
@@ -123,6 +138,7 @@ def train(
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses):.3f}")
             mean = dist.all_sum(float(np.sum(losses))) / dist.world / len(losses)
+            check_finite(net, mean, epoch + 1, cfg.lr)
             entry = {"epoch": epoch + 1, "loss": mean}
             improved = False
             if evaluate is not None and dist.main:
@@ -154,18 +170,27 @@ def train(
                 bar.set_postfix(
                     epoch=epoch + 1, loss=f"{entry['loss']:.3f}", acc=f"{entry['accuracy']:.3f}"
                 )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         if checkpoints is not None and dist.main and checkpoints.files.checkpoint.is_file():
-            print(
-                f"interrupted: the last complete epoch is in {checkpoints.files.checkpoint} "
+            add_note(
+                err,
+                f"the last complete epoch is in {checkpoints.files.checkpoint} "
                 "(--resume continues from it)",
-                file=sys.stderr,
-                flush=True,
             )
         raise
     finally:
         bar.close()
     return history
+
+
+def check_finite(net: GammaNetwork, loss: float, epoch: int, lr: float) -> None:
+    """Stop a diverged run before its epoch is saved: NaN or inf in the loss or weights."""
+    if math.isfinite(loss) and all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+        return
+    raise UserError(
+        f"training diverged in epoch {epoch}: the loss or the weights are no longer finite "
+        f"(NaN or inf); try a smaller --lr than {lr:g}"
+    )
 
 
 def epoch_line(entry: dict, epochs: int) -> str:
