@@ -75,8 +75,9 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _os_error(path: Path, err: OSError) -> UserError:
-    reason = {
+def os_reason(err: OSError) -> str:
+    """Why a write failed, in words (a full disk, a read-only folder, ...)."""
+    return {
         errno.ENOSPC: "no space left on the device",
         errno.EFBIG: "file too large (a file size limit)",
         errno.EDQUOT: "disk quota exceeded",
@@ -84,7 +85,10 @@ def _os_error(path: Path, err: OSError) -> UserError:
         errno.EPERM: "permission denied",
         errno.EROFS: "read-only file system",
     }.get(err.errno or 0, err.strerror or type(err).__name__)
-    return UserError(f"cannot write {path}: {reason}")
+
+
+def _os_error(path: Path, err: OSError) -> UserError:
+    return UserError(f"cannot write {path}: {os_reason(err)}")
 
 
 def atomic_write(

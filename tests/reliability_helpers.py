@@ -35,13 +35,25 @@ def command(prog: str, *args: str) -> list[str]:
     return [sys.executable, "-c", code, *args]
 
 
-def start(prog: str, *args: str, cwd=None, umask: int | None = None) -> subprocess.Popen:
+def start(
+    prog: str,
+    *args: str,
+    cwd=None,
+    umask: int | None = None,
+    env: dict[str, str] | None = None,
+    preexec=None,
+) -> subprocess.Popen:
+    """``prog ARGS`` in its own session; ``env`` adds variables (``SG_LAVA_MEMORY_BUDGET``),
+    ``preexec`` runs in the child before it starts (resource limits)."""
+
     def pre() -> None:
         _default_sigint()
         if umask is not None:
             os.umask(umask)
+        if preexec is not None:
+            preexec()
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **(env or {})}
     env.pop("SG_LAVA_DEBUG", None)
     return subprocess.Popen(
         command(prog, *args),
@@ -55,10 +67,10 @@ def start(prog: str, *args: str, cwd=None, umask: int | None = None) -> subproce
     )
 
 
-def run(prog: str, *args: str, cwd=None, umask: int | None = None) -> Result:
-    """Like :func:`run`, but reaps the child with wait4 to read its peak memory."""
+def run(prog: str, *args: str, **kw) -> Result:
+    """:func:`start` it and wait, reaping the child with wait4 to read its peak memory."""
     t0 = time.perf_counter()
-    p = start(prog, *args, cwd=cwd, umask=umask)
+    p = start(prog, *args, **kw)
     out = p.stdout.read()
     err = p.stderr.read()
     _, status, usage = os.wait4(p.pid, 0)
@@ -74,5 +86,6 @@ def one_line_error(res: Result) -> str:
     """The single line of stderr, after asserting there is exactly one and no traceback."""
     lines = [ln for ln in res.err.splitlines() if ln.strip()]
     assert len(lines) == 1, res.err[-3000:]
+    assert res.err == lines[0] + "\n", repr(res.err[-3000:])  # no blank line, no "\n" first
     assert "Traceback" not in res.err and "internal error" not in res.err, res.err
     return lines[0]

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from sg_lava.errors import UserError
-from sg_lava.files import check_destination
+from sg_lava.files import check_destination, os_reason
 
 SPLITS = ("train", "test")
 
@@ -29,7 +29,7 @@ def _make_folder(out: Path) -> list[Path]:
     try:
         out.mkdir(parents=True)
     except OSError as err:
-        raise UserError(f"cannot create the folder {out}: {err.strerror}") from None
+        raise UserError(f"cannot create the folder {out}: {os_reason(err)}") from None
     return missing
 
 
