@@ -136,8 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--bins is for event data (--data DIR with train.h5/test.h5)")
     from sg_lava.files import check_destination
 
-    inputs = [args.net] + [f"{args.data}/{s}.{e}" for s in ("train", "test") for e in ("npz", "h5")] if user else []  # fmt: skip
-    check_destination(args.out, inputs)  # before torch loads; the run's other files later
+    check_destination(args.out, _inputs(args))  # before torch loads; the other run files later
     from sg_lava.devices import resolve_device
     from sg_lava.training import distributed
 
@@ -160,6 +159,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"fixed-point accuracy: {fixed:.4f}")
     print(f"accuracy: {res.float_accuracy:.4f}")
     return 0
+
+
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """The files a ``--data``/``--net`` run reads, which ``--out`` must not be."""
+    if args.data is None:
+        return []
+    splits = [f"{args.data}/{split}.{ext}" for split in ("train", "test") for ext in ("npz", "h5")]
+    return [args.net, *splits]
 
 
 def _check_user_options(args: argparse.Namespace) -> None:

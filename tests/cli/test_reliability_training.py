@@ -227,29 +227,26 @@ def test_a_data_model_asked_for_its_task_says_to_use_data(work, command):
 # -- net.toml ------------------------------------------------------------------------------
 
 
-def test_a_deeply_nested_net_toml_is_one_line(work):
-    (work / "deep.toml").write_text("input_shape = " + "[" * 5000 + "1" + "]" * 5000 + "\n")
+@pytest.mark.parametrize(
+    "toml,needle",
+    [
+        ("input_shape = " + "[" * 5000 + "1" + "]" * 5000 + "\n", "nested too deeply"),
+        (NET_TOML.format(n_in=3).replace("8", "4194304"), "parameters need about 320.0 MiB"),
+        (
+            NET_TOML.format(n_in=3).replace("8", "1000000"),  # its parameters fit, its state not
+            "training (online): batches of 8 samples (--batch-size) x 6 steps through 1000002 "
+            "neurons of K up to 3 need about",
+        ),
+    ],
+    ids=["nested-5000-deep", "4M-neurons", "1M-neurons-training-state"],
+)
+def test_a_net_toml_that_cannot_train_here_is_one_line_before_training(work, toml, needle):
+    (work / "bad.toml").write_text(toml)
     before = snapshot(work)
-    res = run("sg-lava", "train", "--data", str(work / "npz"), "--net", str(work / "deep.toml"),
-              "--out", str(work / "x.pt"))  # fmt: skip
-    refused(res, work, before, "nested too deeply")
-
-
-def test_a_net_toml_of_4m_neurons_is_refused_by_arithmetic(work):
-    (work / "big.toml").write_text(NET_TOML.format(n_in=3).replace("8", "4194304"))
-    before = snapshot(work)
-    res = run("sg-lava", "train", "--data", str(work / "npz"), "--net", str(work / "big.toml"),
+    res = run("sg-lava", "train", "--data", str(work / "npz"), "--net", str(work / "bad.toml"),
               "--out", str(work / "x.pt"), env=SMALL)  # fmt: skip
-    refused(res, work, before, "parameters need about")
-
-
-def test_a_network_whose_training_state_would_not_fit_is_refused_before_training(work):
-    (work / "wide.toml").write_text(NET_TOML.format(n_in=3).replace("8", "1000000"))
-    before = snapshot(work)
-    res = run("sg-lava", "train", "--data", str(work / "npz"), "--net", str(work / "wide.toml"),
-              "--out", str(work / "x.pt"), env=SMALL)  # fmt: skip
-    line = refused(res, work, before, "training (online): batches of 8 samples (--batch-size)")
-    assert "1000002 neurons" in line and "memory budget of 256.0 MiB" in line
+    line = refused(res, work, before, needle)
+    assert "MemoryError" not in line and "RecursionError" not in line
 
 
 # -- sizes asked for on the command line ----------------------------------------------------
@@ -316,6 +313,10 @@ COMBINATION_ERRORS = [
         "--n-test is for built-in tasks",
     ),  # fmt: skip
     (["train", "delay", "--out", "m.pt", "--bins", "5"], "--bins is for event data"),
+    (
+        ["train", "--data", "d", "--net", "n.toml", "--out", "n.toml"],
+        "one of this command's inputs",
+    ),  # fmt: skip
 ]
 
 
