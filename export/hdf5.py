@@ -34,7 +34,7 @@ from sg_lava.export.qnet import (
 )
 from sg_lava.export.readout import check_readout
 from sg_lava.files import atomic_write
-from sg_lava.h5files import numeric, open_confined
+from sg_lava.h5files import numeric, open_confined, text
 
 FORMAT_NAME = "sg-lava-netx"
 # The newest version this reader reads. 2.0 added ``copy_exp``, which changes the dynamics
@@ -216,8 +216,8 @@ def _dims(group: h5py.Group, key: str, where: str, limit: int = MAX_NEURONS) -> 
 
 
 def _accept(ds: h5py.Dataset) -> bool:
-    """The format holds numbers, and single short strings (``type``)."""
-    return numeric(ds) or (h5py.check_string_dtype(ds.dtype) is not None and ds.size == 1)
+    """The format holds numbers, and single strings (``type``)."""
+    return numeric(ds) or text(ds)
 
 
 def _check_version(h: h5py.File, path: Path) -> None:

@@ -31,11 +31,16 @@ def numeric(ds: h5py.Dataset) -> bool:
     return ds.dtype.kind in "iufb"
 
 
+def text(ds: h5py.Dataset) -> bool:
+    """One string (a ``type`` name, a note)."""
+    return h5py.check_string_dtype(ds.dtype) is not None and ds.size == 1
+
+
 def records(ds: h5py.Dataset) -> bool:
-    """Numbers, or records whose every field is a plain number (events)."""
+    """Numbers, one string, or records whose every field is a plain number (events)."""
     fields = ds.dtype.fields
     if fields is None:
-        return numeric(ds)
+        return numeric(ds) or text(ds)
     return all(dt.kind in "iufb" and dt.shape == () for dt, *_ in fields.values())
 
 

@@ -18,6 +18,7 @@ worker processes that each run one) or DataLoader workers (``data/streaming.py``
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import signal
@@ -97,7 +98,6 @@ def stop_on_signals() -> Iterator[None]:
     old_mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, caught)  # a guarded child's too
     old_hook = sys.unraisablehook
     if _depth == 0:
-        _pending.clear()
 
         def quiet(unraisable) -> None:
             if not (isinstance(unraisable.exc_value, KeyboardInterrupt) and _pending):
@@ -114,6 +114,8 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(signal.SIGINT, old_int)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         sys.unraisablehook = old_hook
+        if _depth == 0:  # raised or not, a signal ends with the session that caught it
+            _pending.clear()
 
 
 _parent_pid = 0
@@ -174,13 +176,27 @@ def _in_child() -> None:
         os._exit(1)
 
 
+def _end_daemons() -> None:
+    """At exit multiprocessing terminates its daemonic children and waits for them; a
+    guarded child ignores SIGTERM, so it is killed first (SIGCHLD held back: torch would
+    take a killed DataLoader worker for a failed one)."""
+    import multiprocessing
+
+    daemons = [p.pid for p in multiprocessing.active_children() if p.daemon]
+    if daemons:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        kill_children(daemons)
+
+
 def guard_children() -> None:
-    """Install the fork hooks of this module's docstring (idempotent, process-wide)."""
+    """Install the fork hooks of this module's docstring, and the exit hook that ends
+    the children they guard (idempotent, process-wide)."""
     global _installed
     if not _installed and hasattr(os, "register_at_fork"):
         os.register_at_fork(
             before=_before_fork, after_in_parent=_in_parent, after_in_child=_in_child
         )
+        atexit.register(_end_daemons)  # runs before multiprocessing's own, registered earlier
         _installed = True
 
 

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from sg_lava.data.tasks import TaskData
 from sg_lava.errors import UserError
 from sg_lava.export.readout import readout_mask
-from sg_lava.interrupts import guard_children, leash, raise_pending
+from sg_lava.interrupts import guard_children, kill_children, leash, raise_pending
 
 VALIDATION_BATCH = 256  # samples per validation batch: the largest batch held at once
 
@@ -141,12 +141,15 @@ class StreamData:
         :meth:`TaskData.batches` would give them."""
         n = len(self)
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        batches = iter(self.loader(batch_size, order.tolist()))
         try:
-            for x, y in self.loader(batch_size, order.tolist()):
+            for x, y in batches:
                 raise_pending()  # a signal that arrived while the workers were forked
                 yield x, y, window(self.readout, len(y), x.shape[1])
         except UserError as err:  # raised in a worker: torch adds its traceback to the text
             raise UserError(_worker_message(str(err))) from None
+        finally:
+            stop_workers(batches)
 
     def subset(self, n: int | None) -> StreamData:
         """The first ``n`` samples (all for None), still streamed."""
@@ -168,6 +171,20 @@ class StreamData:
         """The first ``n`` samples in memory (the samples a model file stores)."""
         x, y, mask = next(self.batches(min(n, len(self))))
         return TaskData(x, y, mask, self.n_classes)
+
+
+def stop_workers(batches: Iterator) -> None:
+    """End a DataLoader iterator's workers now, while its queues still work.
+
+    Left to garbage collection — after an error the iterator sits in a reference cycle —
+    torch's shutdown may find the queues already closed, the workers never hear of it, and
+    torch's last resort, SIGTERM, is what :func:`leash` makes them ignore. Any worker that
+    still lives afterwards is killed.
+    """
+    shutdown = getattr(batches, "_shutdown_workers", None)  # none without workers
+    if shutdown is not None:
+        shutdown()
+        kill_children(w.pid for w in getattr(batches, "_workers", ()) if w.is_alive())
 
 
 def _worker_message(text: str) -> str:

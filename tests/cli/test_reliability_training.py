@@ -620,3 +620,53 @@ def test_the_memory_budget_is_set_by_the_environment(monkeypatch, value, budget)
     monkeypatch.setenv("SG_LAVA_MEMORY_BUDGET", "lots")
     with pytest.raises(UserError, match="'lots' is not a size in bytes"):
         memory_budget()
+
+
+def test_a_signal_python_could_not_raise_is_raised_at_the_next_step(capsys):
+    """Where a handler's exception is only 'ignored' (a fork hook, a finaliser), the
+    signal is kept for raise_pending, without the printout; the session ends it."""
+    from sg_lava.interrupts import Terminated, raise_pending, stop_on_signals
+
+    class Finaliser:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGTERM)  # the handler runs in here, and cannot raise
+
+    with stop_on_signals():
+        Finaliser()
+        assert capsys.readouterr().err == ""
+        with pytest.raises(Terminated):
+            raise_pending()
+        raise_pending()  # raised once
+        Finaliser()
+    raise_pending()  # the session that caught it is over
+
+
+def test_a_worker_that_fails_on_a_sample_is_not_left_running(tmp_path):
+    """The error path: torch's own shutdown would run at garbage collection and fall back
+    on SIGTERM, which the workers ignore; stop_workers ends them at once."""
+    import multiprocessing
+
+    from sg_lava.data.userdata import events_split, write_events
+    from sg_lava.errors import UserError
+
+    ev = np.zeros(2, [("t", np.int64), ("x", np.int16)])
+    ev["x"] = [0, 5]  # beyond the sensor: the worker raises
+    write_events(tmp_path / "test.h5", [(ev, 0)] * 4, (3, 1, 1))
+    data = events_split(tmp_path, "test", bins=2, n_classes=2, input_shape=(3,), workers=2)
+    with pytest.raises(UserError, match="x must be integers in"):
+        list(data.batches(1))
+    assert multiprocessing.active_children() == []
+
+
+def test_workers_of_a_loader_left_open_do_not_hang_the_exit(tmp_path):
+    """multiprocessing ends daemonic children at exit with SIGTERM and waits: the guarded
+    workers ignore it, so they are killed first."""
+    write_user_events(tmp_path, n_train=8, n_test=2)
+    code = (
+        "import multiprocessing\nfrom sg_lava.data.userdata import events_split\n"
+        f"data = events_split({str(tmp_path)!r}, 'train', bins=4, n_classes=2, workers=2)\n"
+        "kept = data.batches(1)\nnext(kept)\n"
+        "assert len(multiprocessing.active_children()) == 2\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stderr == "", res.stderr[-2000:]
