@@ -82,7 +82,8 @@ def train(
     ``progress``: a bar (True), nothing (False), or None: a bar on a terminal, else one
     line per epoch. Under ``torchrun`` only rank 0 evaluates, writes and prints.
     """
-    check_training_memory(net, len(data), data.steps, cfg.batch_size, cfg.mode)
+    if hasattr(data, "steps"):  # TaskData and StreamData know their steps per sample
+        check_training_memory(net, len(data), data.steps, cfg.batch_size, cfg.mode)
     dist = current()
     device = resolve_device(cfg.device)
     net.to(device)
