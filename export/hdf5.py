@@ -23,6 +23,7 @@ from sg_lava.export.neuron import GammaParams, param_infos
 from sg_lava.export.qnet import (
     MAX_K,
     MAX_LAYERS,
+    MAX_MESSAGE,
     MAX_NEURONS,
     MAX_WEIGHTS,
     MESSAGE_BITS,
@@ -426,10 +427,9 @@ def validate_network(qnet: QuantizedNetwork) -> list[str]:
         check_encoding(qnet.input_encoding, qnet.input_theta)
     except ValueError as err:
         out.append(str(err))
-    top = (1 << (MESSAGE_BITS - 1)) - 1
     for name in ("input_theta", "input_mf"):
-        if not 0 <= getattr(qnet, name) <= top:
-            out.append(f"{name} must lie in [0, {top}]")
+        if not 0 <= getattr(qnet, name) <= MAX_MESSAGE:
+            out.append(f"{name} must lie in [0, {MAX_MESSAGE}]")
     out += qnet.spec.problems()
     shape = tuple(qnet.input_shape)
     for i, layer in enumerate(qnet.layers):
