@@ -7,6 +7,7 @@ Nothing heavy is imported here, so that argument errors come before torch or Lav
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -39,6 +40,17 @@ def int_at_least(lo: int) -> Callable[[str], int]:
 
 POSITIVE = int_at_least(1)
 NON_NEGATIVE = int_at_least(0)
+
+
+def non_negative_real(text: str) -> float:
+    """An option type: a finite number of at least 0 (a cost, a rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text[:40]}")
+    return value
 
 
 def guarded(prog: str, func: Callable[[], int]) -> int:
