@@ -45,12 +45,20 @@ NON_NEGATIVE = int_at_least(0)
 
 def positive_real(text: str) -> float:
     """An option type: a finite number above 0 (a learning rate)."""
+    value = non_negative_real(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text[:40]}")
+    return value
+
+
+def non_negative_real(text: str) -> float:
+    """An option type: a finite number of at least 0 (a cost, a rate)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text[:40]}")
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text[:40]}")
     return value
 
 

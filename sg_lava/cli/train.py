@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sg_lava.cli.base import NON_NEGATIVE, POSITIVE, positive_real, workers
+from sg_lava.cli.base import NON_NEGATIVE, POSITIVE, non_negative_real, positive_real, workers
 from sg_lava.data.recipes import RECIPES
 from sg_lava.errors import UserError
 from sg_lava.export import TIMINGS
@@ -19,7 +19,7 @@ from sg_lava.training.config import CREDITS, LOSSES, MODES
 # train_task's options that the command line passes through (the deploy examples too)
 TASK_OPTIONS = (
     "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss",
-    "credit", "lr", "batch_size", "device", "resume",
+    "credit", "lr", "batch_size", "device", "resume", "spike_cost", "spike_target",
 )  # fmt: skip
 
 
@@ -39,6 +39,20 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="online credit: step (current step only; default), alpha (+ exact alpha traces), "
         "traces (+ exact credit across one layer boundary)",
+    )
+    p.add_argument(
+        "--spike-cost",
+        type=non_negative_real,
+        default=0.0,
+        metavar="L",
+        help="add L x (hidden spikes per neuron per step) to the loss (docs/sparsity.md; 0: off)",
+    )
+    p.add_argument(
+        "--spike-target",
+        type=non_negative_real,
+        default=None,
+        metavar="R",
+        help="with --spike-cost: pay only for the rate above R spikes per neuron per step",
     )
 
 
@@ -122,6 +136,8 @@ def _train(args: argparse.Namespace, device: str, user: bool):
         mode=args.mode,
         loss=args.loss,
         credit=args.credit,
+        spike_cost=args.spike_cost,
+        spike_target=args.spike_target,
     )
 
 

@@ -27,6 +27,7 @@ def _ones_like_weight(layer: GammaLayer) -> Tensor:
     return w.unsqueeze(0).expand(layer.K, *w.shape) if layer.per_synapse else w
 
 
+@torch.enable_grad()  # a gradient, also when called under no_grad
 def fanouts(net: GammaNetwork) -> list[Tensor]:
     """Per gamma layer, the connections each element of its event source reaches: the
     network input for the first layer, the layer below's neurons for the others."""

@@ -107,6 +107,28 @@ def encoder_step(
     return s, p + s
 
 
+def spike_count(
+    y: Tensor,
+    s: Tensor,
+    y_prev: Tensor,
+    estimate: Tensor,
+    theta0: float,
+    m_f: float,
+    alpha_out: Tensor,
+) -> Tensor:
+    """The spikes of one encoder step as a differentiable count, per neuron.
+
+    Its value is exactly ``s != 0`` (1 where a spike fired); its gradient is that of the
+    hinge ``relu((y - p) / theta - 1/2)``, the mismatch in payloads beyond the firing
+    threshold: ``1 / theta`` with respect to ``y`` wherever a spike fires or would, 0 below
+    it. So a loss on it pushes ``y`` down exactly where spikes are paid for, and its value
+    is the spike rate a user reads (``--spike-cost``, ``docs/sparsity.md``).
+    """
+    theta = adaptive_threshold(y_prev, theta0, m_f)
+    hinge = torch.relu((y - alpha_out * estimate) / theta - 0.5)
+    return (s != 0).to(y.dtype) + (hinge - hinge.detach())
+
+
 def straight_through(s: Tensor, y: Tensor) -> Tensor:
     """Spikes ``s`` in the forward pass, identity to ``y`` in the backward pass.
 

@@ -22,9 +22,14 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
-def read_net_toml(path: str | Path, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+def read_net_toml(
+    path: str | Path,
+    defaults: dict[str, Any] | None = None,
+    last_layer: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Parse and check ``net.toml``; returns the network config (a plain dict). Settings the
-    file leaves out take ``defaults`` (a recipe's), then the schema's."""
+    file leaves out take a recipe's — ``defaults`` for the network, ``last_layer`` for its
+    output layer (where neither that layer nor the top level sets them) — then the schema's."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: not found (expected a network config in TOML)")
@@ -36,6 +41,10 @@ def read_net_toml(path: str | Path, defaults: dict[str, Any] | None = None) -> d
         raise UserError(f"{path}: nested too deeply to be a network config") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: not a table of settings")
+    layers = raw.get("layers")
+    if last_layer and isinstance(layers, list) and layers and isinstance(layers[-1], dict):
+        unset = {k: v for k, v in last_layer.items() if k not in layers[-1] and k not in raw}
+        raw = {**raw, "layers": [*layers[:-1], {**layers[-1], **unset}]}
     return check_config({**(defaults or {}), **raw}, str(path))
 
 

@@ -13,6 +13,7 @@ run lags by :attr:`GammaNetwork.latency` steps, which the readout window account
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,6 +105,9 @@ class StepResult:
 
     output: Tensor  # readout x of the last layer
     spikes: list[Tensor] = field(default_factory=list)  # per hidden gamma layer
+    # with count=True: the spikes of every hidden layer summed over the batch, as a
+    # differentiable count (dynamics.spike_count)
+    count: Tensor | None = None
 
 
 class GammaNetwork(nn.Module):
@@ -198,15 +202,18 @@ class GammaNetwork(nn.Module):
         states: list[LayerState],
         timing: str | None = None,
         credit: StepCredit | None = None,
+        count: bool = False,
     ) -> tuple[StepResult, list[LayerState]]:
         """Advance every layer by one step on input ``s`` (batch, *input_shape).
 
         ``credit`` (online training with traces, :mod:`sg_lava.training.credit`) chooses the
-        gradient paths through each layer; the values are the same without it.
+        gradient paths through each layer; the values are the same without it. ``count``
+        adds the step's spikes as a differentiable count (``StepResult.count``).
         """
         timing = timing or self.timing
         gammas = self.gamma_layers
         new_states, spikes = [], []
+        counted: Tensor | None = None
         g = 0
         for module in self.layers:
             if not isinstance(module, GammaLayer):
@@ -223,7 +230,7 @@ class GammaNetwork(nn.Module):
             x = module.presynaptic_readout(buckets)
             if g == len(gammas) - 1:
                 new_states.append(LayerState(value, st.estimate, st.y_prev, pending))
-                return StepResult(x, spikes), new_states
+                return StepResult(x, spikes, counted), new_states
             y = torch.relu(x)
             alpha_out = gammas[g + 1].alpha[0].detach()
             code, estimate = dynamics.encoder_step(
@@ -231,6 +238,11 @@ class GammaNetwork(nn.Module):
             )
             new_states.append(LayerState(value, estimate, y.detach(), pending))
             spikes.append(code)
+            if count:
+                c = dynamics.spike_count(
+                    y, code, st.y_prev, st.estimate, self.theta0, self.m_f, alpha_out
+                ).sum()
+                counted = c if counted is None else counted + c
             if credit is not None:
                 y = credit.signal(g, module, x, y)
             s = dynamics.straight_through(code, y)
@@ -256,25 +268,34 @@ class GammaNetwork(nn.Module):
         return torch.as_tensor(s, dtype=x.dtype, device=x.device)
 
     def forward(
-        self, x: Tensor, timing: str | None = None, return_spikes: bool = False
-    ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        self, x: Tensor, timing: str | None = None, return_spikes: bool = False, count: bool = False
+    ) -> Tensor | tuple:
         """Run a whole sequence ``x`` (batch, T, *input_shape) with gradients (BPTT); the
         input goes through :meth:`encode_input` first (:meth:`step` takes it encoded).
 
-        Returns the output readout (batch, T, *out_shape) and, when asked, every hidden
-        layer's spikes (batch, T, *shape).
+        Returns the output readout (batch, T, *out_shape), then, when asked, every hidden
+        layer's spikes (batch, T, *shape) and the differentiable spike count of every step
+        (T,) (:attr:`StepResult.count`).
         """
         timing = timing or self.timing
         x = self.encode_input(x)
         states = self.initial_state(x.shape[0], x.device)
-        outputs, spikes = [], []
+        outputs, spikes, counts = [], [], []
         with self.held_parameters():
             for t in range(x.shape[1]):
-                res, states = self.step(x[:, t], states, timing)
+                res, states = self.step(x[:, t], states, timing, count=count)
                 outputs.append(res.output)
                 spikes.append(res.spikes)
-        out = torch.stack(outputs, 1)
-        if not return_spikes:
-            return out
-        per_layer = [torch.stack([sp[i] for sp in spikes], 1) for i in range(len(spikes[0]))]
-        return out, per_layer
+                counts.append(res.count)
+        out: tuple = (torch.stack(outputs, 1),)
+        if return_spikes:
+            out += ([torch.stack([sp[i] for sp in spikes], 1) for i in range(len(spikes[0]))],)
+        if count:
+            out += (torch.stack(counts) if counts[0] is not None else x.new_zeros(x.shape[1]),)
+        return out[0] if len(out) == 1 else out
+
+    @property
+    def hidden_neurons(self) -> int:
+        """Neurons of the hidden (spiking) layers, per sample."""
+        shapes = [out for m, (_, out) in zip(self.layers, self.shapes) if isinstance(m, GammaLayer)]
+        return sum(math.prod(shape) for shape in shapes[:-1])

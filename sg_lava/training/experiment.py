@@ -22,7 +22,8 @@ from sg_lava.model.network import GammaNetwork
 from sg_lava.training.checkpoints import Checkpoints, RunFiles
 from sg_lava.training.config import TrainConfig
 from sg_lava.training.distributed import current
-from sg_lava.training.loop import float_accuracy, seed_everything, train
+from sg_lava.training.loop import float_scores, seed_everything, train
+from sg_lava.training.ridge import train_ridge
 
 
 @dataclass
@@ -64,8 +65,10 @@ def train_and_save(
     net = GammaNetwork(config)
 
     def info(**extra: Any) -> dict[str, Any]:
-        keys = ("mode", "epochs", "seed", "lr", "batch_size")
+        keys: tuple[str, ...] = ("mode", "epochs", "seed", "lr", "batch_size")
         credit = {"credit": cfg.credit if cfg.mode == "online" else None}
+        if cfg.counts_spikes:
+            keys += ("spike_cost", "spike_target")
         return {**{k: getattr(cfg, k) for k in keys}, **credit, **extra}
 
     def save_best(best: GammaNetwork, path: Path) -> None:
@@ -77,21 +80,32 @@ def train_and_save(
     main = current().main  # the one process that writes
     with files.claimed() if main else nullcontext():
         start = time.perf_counter()
-        history = train(
-            net,
-            train_data,
-            cfg,
-            evaluate=None if valid is None else (lambda n: float_accuracy(n, valid)),
-            progress=progress,
-            checkpoints=Checkpoints(files, save_best),
-            resume=resume,
-        )
+        if cfg.mode == "ridge":  # closed form: one fit, nothing to resume or to choose between
+            history = [train_ridge(net, train_data, cfg.seed)]
+            if valid is not None:
+                history[0] |= float_scores(net, valid)
+        else:
+            history = train(
+                net,
+                train_data,
+                cfg,
+                evaluate=None if valid is None else (lambda n: float_scores(n, valid)),
+                progress=progress,
+                checkpoints=Checkpoints(files, save_best),
+                resume=resume,
+            )
         seconds = time.perf_counter() - start
         if not main:
             return None
-        acc = float_accuracy(net, test_data)
+        scores = float_scores(net, test_data)
+        acc = scores["accuracy"]
+        activity = {k: v for k, v in scores.items() if k != "accuracy"}
         save_model(
-            net, out, task=task, train=info(seconds=seconds, float_accuracy=acc), samples=samples
+            net,
+            out,
+            task=task,
+            train=info(seconds=seconds, float_accuracy=acc, **activity),
+            samples=samples,
         )
     return TrainResult(Path(out), net, test_data, acc, seconds, history, cfg.settings())
 
@@ -133,11 +147,14 @@ def train_task(
     progress: bool | None = None,
     device: str = "auto",
     resume: bool = False,
+    spike_cost: float = 0.0,
+    spike_target: float | None = None,
 ) -> TrainResult | None:
     """Train the recipe of built-in ``task`` and save ``model.pt`` at ``out``.
 
     ``epochs``, ``lr``, ``batch_size``, ``mode``, ``loss`` and ``credit`` default to the
-    recipe's (online, cross-entropy, one-step credit unless it says otherwise). The best epoch
+    recipe's (online, cross-entropy, one-step credit unless it says otherwise);
+    ``spike_cost`` and ``spike_target`` add the spike term (:class:`TrainConfig`). The best epoch
     is chosen on a validation split of its own seed (``split_seed``), the size of the test
     split.
     """
@@ -156,7 +173,7 @@ def train_task(
         task, train_data.x.shape[-1], train_data.n_classes, resolution, per_synapse, timing
     )
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "credit": credit}
-    given |= {"mode": mode, "loss": loss}
+    given |= {"mode": mode, "loss": loss, "spike_cost": spike_cost, "spike_target": spike_target}
     cfg = TrainConfig(
         seed=seed,
         device=device,
@@ -184,8 +201,8 @@ def train_user(
 ) -> TrainResult | None:
     """Train the network of ``net.toml`` on the data folder ``data`` and save ``out``.
 
-    ``settings`` (``epochs``, ``lr``, ``batch_size``, ``mode``, ``loss``, ``credit``; None:
-    the default) override :data:`sg_lava.data.recipes.DATA_RECIPE`. The best epoch is chosen
+    ``settings`` (``epochs``, ``lr``, ``batch_size``, ``mode``, ``loss``, ``credit``,
+    ``spike_cost``, ``spike_target``; None: the default) override :data:`sg_lava.data.recipes.DATA_RECIPE`. The best epoch is chosen
     on a stratified ``valid_fraction`` of the training data (the recipe's by default; 0: no
     validation, no best model); the test split is measured once, at the end. The model file
     keeps the first training samples (export calibrates on them) and the first test samples
@@ -194,16 +211,18 @@ def train_user(
     from sg_lava.data.userdata import open_data
     from sg_lava.model.netfile import build_network, output_classes, read_net_toml
 
-    config = read_net_toml(net_path, DATA_RECIPE["network"])
+    config = read_net_toml(net_path, DATA_RECIPE["network"], DATA_RECIPE["output_layer"])
     net = build_network(config, str(net_path))
     classes = output_classes(net, str(net_path))
     readout = net.config["readout"]
     user = open_data(data, classes, tuple(net.input_shape), bins, workers, readout)
-    fraction = DATA_RECIPE["valid_fraction"] if valid_fraction is None else valid_fraction
-    train_data, valid = user.split_valid(fraction, seed)
-    samples = kept_samples(train_data, user.test)
     given = {k: v for k, v in settings.items() if v is not None}
     cfg = TrainConfig(seed=seed, device=device, **{**DATA_RECIPE["train"], **given})
+    if valid_fraction is None:  # ridge has no epochs to choose between: it fits on all
+        valid_fraction = 0.0 if cfg.mode == "ridge" else DATA_RECIPE["valid_fraction"]
+    fraction = valid_fraction
+    train_data, valid = user.split_valid(fraction, seed)
+    samples = kept_samples(train_data, user.test)
     task = {
         "name": "data",
         **user.info,

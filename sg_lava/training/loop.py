@@ -28,6 +28,7 @@ from sg_lava.data.tasks import TaskData
 from sg_lava.devices import resolve_device
 from sg_lava.errors import UserError
 from sg_lava.interrupts import add_note, raise_pending
+from sg_lava.model.activity import combine, fanouts, measure
 from sg_lava.model.network import GammaNetwork
 from sg_lava.model.timing import pad_steps, predict, shift_mask
 from sg_lava.training.budget import check_training_memory
@@ -40,7 +41,7 @@ from sg_lava.training.checkpoints import (
 )
 from sg_lava.training.config import TrainConfig
 from sg_lava.training.distributed import current
-from sg_lava.training.steps import Stepper, train_batch_bptt, train_batch_online
+from sg_lava.training.steps import SpikeCost, Stepper, train_batch_bptt, train_batch_online
 
 
 def seed_everything(seed: int) -> None:
@@ -70,27 +71,33 @@ def train(
     data: TaskData,
     cfg: TrainConfig,
     *,
-    evaluate: Callable[[GammaNetwork], float] | None = None,
+    evaluate: Callable[[GammaNetwork], dict] | None = None,
     progress: bool | None = None,
     checkpoints: Checkpoints | None = None,
     resume: bool = False,
 ) -> list[dict]:
     """Train ``net`` in place with Adam; returns one history entry per epoch.
 
-    ``evaluate`` (validation accuracy) runs after each epoch; ``checkpoints`` writes the
+    ``evaluate`` (validation scores, :func:`float_scores`: ``accuracy`` chooses the best
+    epoch, every key goes into the epoch's history entry) runs after each epoch; ``checkpoints`` writes the
     run's files after each epoch and, with ``resume``, continues from the last one.
     ``progress``: a bar (True), nothing (False), or None: a bar on a terminal, else one
     line per epoch. Under ``torchrun`` only rank 0 evaluates, writes and prints.
     """
+    if cfg.mode == "ridge":
+        raise ValueError("mode 'ridge' has no epochs: sg_lava.training.ridge.train_ridge fits it")
     if hasattr(data, "steps"):  # TaskData and StreamData know their steps per sample
         check_training_memory(net, len(data), data.steps, cfg.batch_size, cfg.mode)
     dist = current()
     device = resolve_device(cfg.device)
     net.to(device)
+    spikes = SpikeCost(cfg.spike_cost, cfg.spike_target) if cfg.counts_spikes else None
     if cfg.mode == "online":
-        step = partial(train_batch_online, credit=cfg.credit, budget_mb=cfg.trace_budget_mb)
+        step = partial(
+            train_batch_online, credit=cfg.credit, budget_mb=cfg.trace_budget_mb, spikes=spikes
+        )
     else:
-        step = train_batch_bptt
+        step = partial(train_batch_bptt, spikes=spikes)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     n_batches = -(-len(data) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * n_batches)
@@ -143,7 +150,7 @@ def train(
             entry = {"epoch": epoch + 1, "loss": mean}
             improved = False
             if evaluate is not None and dist.main:
-                entry["accuracy"] = evaluate(net)
+                entry |= evaluate(net)
                 improved = best is None or entry["accuracy"] > best["accuracy"]
                 if improved:
                     best = {"epoch": epoch + 1, "accuracy": entry["accuracy"]}
@@ -169,7 +176,10 @@ def train(
                 print(epoch_line(entry, cfg.epochs), flush=True)
             elif bars and "accuracy" in entry:
                 bar.set_postfix(
-                    epoch=epoch + 1, loss=f"{entry['loss']:.3f}", acc=f"{entry['accuracy']:.3f}"
+                    epoch=epoch + 1,
+                    loss=f"{entry['loss']:.3f}",
+                    acc=f"{entry['accuracy']:.3f}",
+                    spikes=f"{entry.get('spikes_per_neuron_step', 0):.3f}",
                 )
     except KeyboardInterrupt as err:
         if checkpoints is not None and dist.main and checkpoints.files.checkpoint.is_file():
@@ -197,20 +207,41 @@ def check_finite(net: GammaNetwork, loss: float, epoch: int, lr: float) -> None:
 def epoch_line(entry: dict, epochs: int) -> str:
     """One log line per epoch (for logs that are not a terminal)."""
     acc = f", validation accuracy {entry['accuracy']:.4f}" if "accuracy" in entry else ""
+    if "spikes_per_neuron_step" in entry:
+        acc += (
+            f", {entry['spikes_per_neuron_step']:.3f} spikes/neuron/step"
+            f", {entry['synops_per_inference']:.3g} synops/inference"
+        )
     return (
         f"epoch {entry['epoch']}/{epochs}: loss {entry['loss']:.4f}{acc} ({entry['seconds']:.1f} s)"
     )
 
 
 @torch.no_grad()
-def float_accuracy(net: GammaNetwork, data: TaskData, batch_size: int = VALIDATION_BATCH) -> float:
-    """Held-out accuracy of the float model in its own timing."""
+def float_scores(net: GammaNetwork, data: TaskData, batch_size: int = VALIDATION_BATCH) -> dict:
+    """Held-out accuracy of the float model in its own timing, with its activity: hidden
+    spikes per neuron per step and synaptic operations per inference
+    (:mod:`sg_lava.model.activity`; the padded latency steps included)."""
     net.eval()
     lag = net.latency
     device = next(net.parameters()).device
+    fans = fanouts(net)
     correct = 0
+    parts = []
     for x, y, mask in data.batches(batch_size):
-        with torch.no_grad():
-            out = net(pad_steps(x, lag).to(device)).cpu()
-        correct += int((predict(out, shift_mask(mask, lag)) == y).sum())
-    return correct / len(data)
+        x = pad_steps(x, lag).to(device)
+        out, spikes = net(x, return_spikes=True)
+        correct += int((predict(out.cpu(), shift_mask(mask, lag)) == y).sum())
+        sources = [net.encode_input(x).cpu(), *(s.cpu() for s in spikes)]
+        parts.append(measure(sources, [f.view(s.shape[2:]) for f, s in zip(fans, sources)]))
+    act = combine(parts)
+    return {
+        "accuracy": correct / len(data),
+        "spikes_per_neuron_step": act.total_spikes_per_neuron_step,
+        "synops_per_inference": act.total_synops,
+    }
+
+
+def float_accuracy(net: GammaNetwork, data: TaskData, batch_size: int = VALIDATION_BATCH) -> float:
+    """Held-out accuracy of the float model in its own timing."""
+    return float_scores(net, data, batch_size)["accuracy"]

@@ -12,7 +12,9 @@ graph kept over the whole sequence.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as fn
 from torch import Tensor, nn
 
@@ -29,6 +31,24 @@ def step_loss(output: Tensor, y: Tensor, kind: str, n_classes: int) -> Tensor:
     return fn.mse_loss(output, target, reduction="sum")
 
 
+@dataclass(frozen=True)
+class SpikeCost:
+    """The loss's spike term: ``cost`` x the hidden spikes per neuron per step, or with a
+    ``target`` R, ``cost`` x the excess of each step's rate over R."""
+
+    cost: float
+    target: float | None = None
+
+    def term(self, count: Tensor, batch: int, neurons: int, steps: int) -> Tensor:
+        """One step's share of the term: ``count`` is the step's differentiable spike count
+        over the batch (:func:`sg_lava.model.dynamics.spike_count`); the shares of the
+        ``steps`` steps sum to the term of the sequence."""
+        rate = count / (batch * max(neurons, 1))
+        if self.target is not None:
+            rate = torch.relu(rate - self.target)
+        return self.cost * rate / steps
+
+
 class Stepper(nn.Module):
     """One time step of a network as a ``forward``, so that DDP can wrap online training."""
 
@@ -36,8 +56,10 @@ class Stepper(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, s: Tensor, states: list[LayerState]) -> tuple[StepResult, list[LayerState]]:
-        return self.net.step(s, states)
+    def forward(
+        self, s: Tensor, states: list[LayerState], count: bool = False
+    ) -> tuple[StepResult, list[LayerState]]:
+        return self.net.step(s, states, count=count)
 
 
 def train_batch_online(
@@ -51,6 +73,7 @@ def train_batch_online(
     ddp: nn.Module | None = None,
     credit: str = "step",
     budget_mb: float = DEFAULT_TRACE_BUDGET_MB,
+    spikes: SpikeCost | None = None,
 ) -> float:
     """Accumulate the gradients of one batch step by step; returns the mean loss.
 
@@ -58,7 +81,8 @@ def train_batch_online(
     (a DistributedDataParallel :class:`Stepper`) every step but the last runs under
     ``no_sync``; the last one, which every rank runs, sums the accumulated gradients.
     ``credit`` ``alpha`` or ``traces`` carries forward-mode traces (``ddp`` must then be
-    None: the trainer averages those gradients over the ranks itself).
+    None: the trainer averages those gradients over the ranks itself). ``spikes`` adds the
+    spike term, each step's share with that step's loss.
     """
     traced = None if credit == "step" else TracedCredit(net, x.shape[0], credit, budget_mb, x)
     if traced is not None and ddp is not None:
@@ -74,18 +98,23 @@ def train_batch_online(
             sync = ddp is None or t == T - 1
             with nullcontext() if sync else ddp.no_sync():
                 states = [s.detached() for s in states]
+                count = spikes is not None
                 if ddp is not None:
-                    res, states = ddp(x[:, t], states)
+                    res, states = ddp(x[:, t], states, count)
                 else:
-                    res, states = net.step(x[:, t], states, credit=traced)
+                    res, states = net.step(x[:, t], states, credit=traced, count=count)
                 m = mask[:, t]
                 if m.any():
                     lt = step_loss(res.output[m], y[m], loss, n_classes) / total
-                elif ddp is not None and sync:  # every rank must join the gradient sum
-                    lt = res.output.sum() * 0.0
+                elif (ddp is not None and sync) or res.count is not None:
+                    lt = res.output.sum() * 0.0  # every rank joins the gradient sum
                 else:
                     continue
-                lt.backward()
+                if res.count is not None:
+                    lt = lt + spikes.term(res.count, x.shape[0], net.hidden_neurons, T)
+                # the spike term reaches this step's hidden graphs, which the next step's
+                # loss still passes through (Lava timing: the pending spike keeps its graph)
+                lt.backward(retain_graph=res.count is not None)
                 value += float(lt.detach())
     return value
 
@@ -99,13 +128,20 @@ def train_batch_bptt(
     n_classes: int,
     norm: float | None = None,
     ddp: nn.Module | None = None,
+    spikes: SpikeCost | None = None,
 ) -> float:
     """Backpropagate through the whole sequence of one batch; returns the mean loss."""
-    out = (ddp or net)(x)
+    if spikes is None:
+        out = (ddp or net)(x)
+    else:
+        out, counts = (ddp or net)(x, count=True)
     m = mask.reshape(-1)
     flat = out.reshape(-1, out.shape[-1])[m]
     labels = y.unsqueeze(1).expand_as(mask).reshape(-1)[m]
     total = m.sum().clamp(min=1) if norm is None else norm
     lt = step_loss(flat, labels, loss, n_classes) / total
+    if spikes is not None:
+        T = counts.shape[0]
+        lt = lt + sum(spikes.term(c, x.shape[0], net.hidden_neurons, T) for c in counts)
     lt.backward()
     return float(lt.detach())

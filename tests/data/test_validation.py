@@ -55,12 +55,17 @@ def test_a_data_run_chooses_its_model_on_validation_and_measures_test_once(tmp_p
     write_user_npz(tmp_path / "data", n_train=40, n_test=12)
     (tmp_path / "net.toml").write_text(NET)
     seen = []
-    real = experiment.float_accuracy
+    real = experiment.float_scores
     monkeypatch.setattr(
-        experiment, "float_accuracy", lambda net, data: seen.append(len(data)) or real(net, data)
+        experiment, "float_scores", lambda net, data: seen.append(len(data)) or real(net, data)
     )
     res = experiment.train_user(
-        tmp_path / "net.toml", tmp_path / "data", tmp_path / "m.pt", epochs=3, progress=False
+        tmp_path / "net.toml",
+        tmp_path / "data",
+        tmp_path / "m.pt",
+        epochs=3,
+        progress=False,
+        mode="online",
     )
     # 3 epochs on the validation split (4 of the 40 training samples), then the test split
     assert seen == [4, 4, 4, 12]

@@ -77,3 +77,22 @@ def test_bad_net_toml_gets_one_line_naming_the_file(tmp_path, edit, message):
         read_net_toml(path)
     text = str(err.value)
     assert text.startswith(str(path)) and message in text and "\n" not in text, text
+
+
+def test_a_recipe_fills_only_what_net_toml_leaves_out(tmp_path):
+    path = tmp_path / "net.toml"
+    base = 'input_shape = [3]\n[[layers]]\ntype = "dense"\nout_features = 4\n'
+    path.write_text(base + '[[layers]]\ntype = "dense"\nout_features = 2\n')
+    last = {"per_synapse": True, "F": 0.3}
+    cfg = read_net_toml(path, {"K": 8, "theta0": 0.7}, last)
+    assert cfg["K"] == 8 and cfg["theta0"] == 0.7
+    assert cfg["layers"][-1]["per_synapse"] is True and cfg["layers"][-1]["F"] == 0.3
+    assert "per_synapse" not in cfg["layers"][0]  # the hidden layer keeps the network's
+    path.write_text(
+        "K = 2\nper_synapse = false\n"
+        + base
+        + '[[layers]]\ntype = "dense"\nout_features = 2\nF = 0.9\n'
+    )
+    cfg = read_net_toml(path, {"K": 8}, last)
+    assert cfg["K"] == 2 and cfg["layers"][-1]["F"] == 0.9  # the file's own settings win
+    assert "per_synapse" not in cfg["layers"][-1]  # set at the top level: not overridden

@@ -18,7 +18,7 @@ from sg_lava.errors import UserError
 from sg_lava.model.modelfile import load_model, save_model
 from sg_lava.training.checkpoints import Checkpoints, RunFiles, rng_states, set_rng_states
 from sg_lava.training.config import TrainConfig
-from sg_lava.training.loop import float_accuracy, train
+from sg_lava.training.loop import float_accuracy, float_scores, train
 from tests.helpers import dense_net
 
 CFG = TrainConfig(mode="online", epochs=3, batch_size=16, lr=0.02, seed=4, device="cpu")
@@ -53,7 +53,7 @@ def run(folder, data, cfg=CFG, resume=False, seed=0):
         net,
         data,
         cfg,
-        evaluate=lambda n: float_accuracy(n, valid),
+        evaluate=lambda n: float_scores(n, valid),
         progress=False,
         checkpoints=ckpt,
         resume=resume,

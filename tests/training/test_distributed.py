@@ -30,18 +30,22 @@ TRAIN += ["32", "--device", "cpu", "--quiet"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["online", "bptt"])
-def test_two_processes_train_the_model_of_one(tmp_path, mode):
+@pytest.mark.parametrize(
+    ("mode", "extra"),
+    [("online", []), ("bptt", []), ("online", ["--spike-cost", "1"])],
+    ids=["online", "bptt", "online-spike-cost"],
+)
+def test_two_processes_train_the_model_of_one(tmp_path, mode, extra):
     one, two = tmp_path / "one.pt", tmp_path / "two.pt"
     single = subprocess.run(
-        [sys.executable, *TRAIN, "--mode", mode, "--out", str(one)],
+        [sys.executable, *TRAIN, *extra, "--mode", mode, "--out", str(one)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert single.returncode == 0, single.stderr
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
     launcher += ["--master_addr", "127.0.0.1", "--master_port", str(free_port())]
     res = subprocess.run(
-        [*launcher, *TRAIN, "--mode", mode, "--out", str(two)],
+        [*launcher, *TRAIN, *extra, "--mode", mode, "--out", str(two)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     # the ranks' own errors come first; the launcher's summary last

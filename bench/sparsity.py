@@ -1,0 +1,209 @@
+"""Accuracy against spikes: the trade-off that a spike cost buys, measured end to end.
+
+    python bench/sparsity.py [--cells dp1 dp4 echo1 GunPoint ...] [--costs 0 0.01 0.03 0.1]
+        [--seeds 0 1 2] [--mode bptt] [--out runs/sparsity] [--table docs/sparsity.md]
+        [--plot docs/sparsity.png] [--threads 1] [--resume]
+
+Each cell (a built-in task at a resolution, or a UEA/UCR set of ``bench/real_data.py``) is
+trained with each spike cost and seed through the command line a user runs
+(``sg-lava train ... --spike-cost L``), and its best-validation model is exported and
+measured: float and exported fixed-point test accuracy and the file's hidden spikes per
+neuron per step and synaptic operations per inference on the whole test set
+(``sg-lava evaluate --json``), ``sg-lava verify`` on a few test samples (Lava against the
+reference, spike for spike), and ``sg-lava plan``'s energy and time per inference. Rows go
+to OUT/rows.jsonl (``--resume`` keeps them), the table of medians between the markers of
+``--table``, and a picture of accuracy against spikes to ``--plot``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from real_data import DATASETS, aeon_root, net_toml, sg_lava
+
+from sg_lava.files import atomic_write, with_section
+
+TASKS = {"dp1": ("delay-precise", 1), "dp4": ("delay-precise", 4), "echo1": ("echo", 1)}
+BEGIN, END = "<!-- sparsity table -->", "<!-- end sparsity table -->"
+
+
+def train_args(cell: str, out: Path, data_root: Path) -> tuple[list[str], list[str]]:
+    """The ``sg-lava train`` arguments of a cell, and what ``evaluate``/``plan`` take."""
+    if cell in TASKS:
+        task, r = TASKS[cell]
+        return [task, "--resolution", str(r)], ["--task", task]
+    data = data_root / "data" / cell
+    return ["--data", str(data), "--net", str(data_root / cell / "net.toml")], ["--data", str(data)]
+
+
+def run_one(cell: str, cost: float, seed: int, args, data_root: Path) -> dict:
+    run = Path(args.out) / cell / f"cost{cost:g}" / f"s{seed}"
+    run.mkdir(parents=True, exist_ok=True)
+    model, best, net = run / "model.pt", run / "model.best.pt", run / "net.h5"
+    how, source = train_args(cell, Path(args.out), data_root)
+    extra = ["--mode", args.mode] if args.mode else []
+    start = time.perf_counter()
+    sg_lava(
+        "sg-lava", "train", *how, "--out", str(model), "--seed", str(seed),
+        "--spike-cost", str(cost), "--quiet", *extra, threads=args.threads,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    deployed = best if best.is_file() else model
+    sg_lava("sg-export", str(deployed), str(net), threads=args.threads)
+    ev = json.loads(sg_lava("sg-lava", "evaluate", str(deployed), str(net), *source, "--json", threads=args.threads).stdout)  # fmt: skip
+    plan_source = ["--task"] if cell in TASKS else source
+    plan = json.loads(sg_lava("sg-lava", "plan", str(net), *plan_source, "--json", threads=args.threads).stdout)  # fmt: skip
+    ver = sg_lava(
+        "sg-lava", "verify", str(deployed), str(net), "--samples", str(args.lava_samples),
+        "--workers", "1", threads=args.threads,
+    )  # fmt: skip
+    line = ver.stdout.strip().splitlines()[-1]
+    act = plan["activity"]
+    return {
+        "cell": cell,
+        "cost": cost,
+        "seed": seed,
+        "float": ev["float_accuracy"],
+        "fixed": ev["fixed_accuracy"],
+        "spikes": ev["spikes_per_neuron_step"]["total"],
+        "synops": ev["synops_per_inference"]["total"],
+        "energy_uj": 1e6 * act["energy_per_inference_j"],
+        "time_us": 1e6 * act["time_per_inference_s"],
+        "verified": ver.returncode == 0 and "(100.00%)" in line,
+        "verify": line,
+        "train_seconds": round(seconds, 1),
+    }
+
+
+def cells_of(rows: list[dict]) -> dict[tuple[str, float], list[dict]]:
+    out: dict[tuple[str, float], list[dict]] = {}
+    for r in rows:
+        out.setdefault((r["cell"], r["cost"]), []).append(r)
+    return out
+
+
+def table(rows: list[dict]) -> str:
+    med = statistics.median
+    lines = [
+        "| cell | spike cost | seeds | float | fixed point | Lava = reference | hidden spikes / neuron / step | synaptic ops / inference | energy / inference (uJ) | time / inference (us) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (cell, cost), rs in cells_of(rows).items():
+        lines.append(
+            f"| {cell} | {cost:g} | {len(rs)} | {med(r['float'] for r in rs):.4f} "
+            f"| {med(r['fixed'] for r in rs):.4f} | {sum(r['verified'] for r in rs)}/{len(rs)} "
+            f"| {med(r['spikes'] for r in rs):.4f} | {med(r['synops'] for r in rs):.0f} "
+            f"| {med(r['energy_uj'] for r in rs):.3f} | {med(r['time_us'] for r in rs):.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Accuracy (fixed point) against hidden spikes per neuron per step, one panel a cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = list(dict.fromkeys(r["cell"] for r in rows))
+    cols = min(3, len(cells))
+    fig, axes = plt.subplots(
+        -(-len(cells) // cols),
+        cols,
+        figsize=(4.2 * cols, 3.4 * -(-len(cells) // cols)),
+        squeeze=False,
+    )
+    for ax, cell in zip(axes.flat, cells):
+        mine = [r for r in rows if r["cell"] == cell]
+        costs = sorted({r["cost"] for r in mine})
+        for cost in costs:
+            pts = [r for r in mine if r["cost"] == cost]
+            ax.scatter(
+                [r["spikes"] for r in pts], [r["fixed"] for r in pts], s=18, label=f"cost {cost:g}"
+            )
+        meds = [
+            (statistics.median(r["spikes"] for r in mine if r["cost"] == c),
+             statistics.median(r["fixed"] for r in mine if r["cost"] == c))
+            for c in costs
+        ]  # fmt: skip
+        ax.plot(*zip(*meds), color="0.4", lw=1, zorder=0)
+        ax.set_xscale("log")
+        ax.set_title(cell)
+        ax.set_xlabel("hidden spikes per neuron per step")
+        ax.set_ylabel("test accuracy (exported fixed point)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    for ax in list(axes.flat)[len(cells) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cells", nargs="+", default=[*TASKS, *DATASETS])
+    ap.add_argument("--costs", nargs="+", type=float, default=[0.0, 0.01, 0.03, 0.1])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--mode", default=None, help="online or bptt (default: the recipe's)")
+    ap.add_argument("--out", default="runs/sparsity")
+    ap.add_argument("--real-data", default="runs/real_data", help="bench/real_data.py's --out")
+    ap.add_argument("--aeon", default=None)
+    ap.add_argument("--table", default=None)
+    ap.add_argument("--plot", default=None)
+    ap.add_argument("--lava-samples", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args()
+    out, data_root = Path(args.out), Path(args.real_data)
+    out.mkdir(parents=True, exist_ok=True)
+    real = [c for c in args.cells if c not in TASKS]
+    if real:  # the converted sets and their net.toml, as bench/real_data.py writes them
+        aeon = aeon_root(data_root, args.aeon)
+        for name in real:
+            data = data_root / "data" / name
+            if not (data / "train.npz").is_file():
+                base = name.removesuffix("_eq")
+                source = aeon / "datasets" / "data" / base / f"{name}_TRAIN.ts"
+                sg_lava("sg-lava", "convert", "ucr", str(source), "--out", str(data), threads=1)
+            info = json.loads((data / "normalisation.json").read_text())
+            (data_root / name).mkdir(parents=True, exist_ok=True)
+            (data_root / name / "net.toml").write_text(
+                net_toml(info["channels"], len(info["classes"]))
+            )
+    rows_file = out / "rows.jsonl"
+    rows = [json.loads(x) for x in rows_file.read_text().splitlines()] if args.resume and rows_file.is_file() else []  # fmt: skip
+    done = {(r["cell"], r["cost"], r["seed"]) for r in rows}
+    for cell in args.cells:
+        for cost in args.costs:
+            for seed in args.seeds:
+                if (cell, cost, seed) in done:
+                    continue
+                row = run_one(cell, cost, seed, args, data_root)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+                text = "".join(json.dumps(r) + "\n" for r in rows)
+                atomic_write(rows_file, lambda f, t=text: f.write(t.encode()))
+    chosen = [r for r in rows if r["cell"] in args.cells and r["cost"] in args.costs]
+    text = table(chosen)
+    print(text)
+    if args.table:
+        path = Path(args.table)
+        old = path.read_text() if path.is_file() else ""
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        body = (
+            f"Table written {stamp} by `python bench/sparsity.py --table {args.table}`.\n\n{text}"
+        )
+        new = with_section(old, BEGIN, END, body)
+        atomic_write(path, lambda f: f.write(new.encode()))
+    if args.plot:
+        plot(chosen, Path(args.plot))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
