@@ -1,6 +1,6 @@
 """Datasets into the layout of ``sg-lava train --data`` (docs/data.md): ``sg-lava convert``.
 
-:func:`convert_tonic` reads tonic dataset ``NAME`` (SHD, SSC, DVSGesture, NMNIST, ...) from
+:func:`convert_tonic` reads tonic dataset ``NAME`` (SHD, SSC, DVSGesture, NMNIST, ...; any letter case) from
 where tonic keeps it — nothing is downloaded — and writes ``OUT/train.h5`` and
 ``OUT/test.h5`` one sample at a time, so memory holds one sample, not the dataset.
 """
@@ -17,8 +17,7 @@ def convert_tonic(name: str, data: str | Path, out: str | Path, limit: int | Non
     from sg_lava.data.userdata import write_events
     from sg_lava.errors import UserError
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)  # made when the first file is written (sg_lava.files.atomic_write)
     counts = {}
     for split in ("train", "test"):
         source, size, _ = tonic_source(name, data, split)
