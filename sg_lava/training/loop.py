@@ -21,20 +21,24 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from sg_lava.data.streaming import StreamData
 from sg_lava.data.tasks import TaskData
 from sg_lava.devices import resolve_device
 from sg_lava.model.network import GammaNetwork
+from sg_lava.model.readout import float_readout
 from sg_lava.model.timing import pad_steps, predict, shift_mask
 from sg_lava.training.checkpoints import (
     Checkpoints,
     check_same_run,
+    extend_schedule,
     load_checkpoint,
     rng_states,
     set_rng_states,
 )
+from sg_lava.training.checks import check_training_data
 from sg_lava.training.config import TrainConfig
 from sg_lava.training.distributed import current
-from sg_lava.training.steps import Stepper, train_batch_bptt, train_batch_online
+from sg_lava.training.steps import Stepper, step_loss, train_batch_bptt, train_batch_online
 
 
 def seed_everything(seed: int) -> None:
@@ -54,18 +58,24 @@ def train(
     data: TaskData,
     cfg: TrainConfig,
     *,
-    evaluate: Callable[[GammaNetwork], float] | None = None,
+    evaluate: Callable[[GammaNetwork], float | dict[str, float]] | None = None,
     progress: bool | None = None,
     checkpoints: Checkpoints | None = None,
     resume: bool = False,
 ) -> list[dict]:
     """Train ``net`` in place with Adam; returns one history entry per epoch.
 
-    ``evaluate`` (validation accuracy) runs after each epoch; ``checkpoints`` writes the
-    run's files after each epoch and, with ``resume``, continues from the last one.
+    The learning rate follows a cosine from ``cfg.lr`` to 0 over ``cfg.epochs`` (per batch).
+    ``evaluate`` runs after each epoch: the validation accuracy, or a dict of scores
+    (``accuracy``, ``val_loss``, ``train_accuracy``) that go into the epoch's entry beside
+    ``loss`` (the epoch's mean training loss) and ``lr`` (the rate of its first batch).
+    ``checkpoints`` writes the run's files after each epoch and, with ``resume``, continues
+    from the last one; a ``cfg.epochs`` above the checkpoint's extends the run
+    (:func:`~sg_lava.training.checkpoints.extend_schedule` says how the rate continues).
     ``progress``: a bar (True), nothing (False), or None: a bar on a terminal, else one
     line per epoch. Under ``torchrun`` only rank 0 evaluates, writes and prints.
     """
+    check_training_data(net, data, cfg)
     dist = current()
     device = resolve_device(cfg.device)
     net.to(device)
@@ -88,6 +98,7 @@ def train(
         net.load_state_dict(state["state_dict"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        extend_schedule(sched, cfg.epochs * n_batches)
         set_rng_states(state["rng"], gen)
         history, best = list(state["history"]), state["best"]
     ddp = None
@@ -110,6 +121,7 @@ def train(
             start = time.perf_counter()
             net.train()
             losses = []
+            lr = opt.param_groups[0]["lr"]
             for x, y, mask in data.batches(cfg.batch_size, gen):
                 x, mask = pad_steps(x, net.latency), shift_mask(mask, net.latency)
                 norm = float(mask.sum().clamp(min=1)) / dist.world  # DDP averages over ranks
@@ -124,10 +136,11 @@ def train(
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses):.3f}")
             mean = dist.all_sum(float(np.sum(losses))) / dist.world / len(losses)
-            entry = {"epoch": epoch + 1, "loss": mean}
+            entry = {"epoch": epoch + 1, "loss": mean, "lr": lr}
             improved = False
             if evaluate is not None and dist.main:
-                entry["accuracy"] = evaluate(net)
+                scores = evaluate(net)
+                entry.update(scores if isinstance(scores, dict) else {"accuracy": scores})
                 improved = best is None or entry["accuracy"] > best["accuracy"]
                 if improved:
                     best = {"epoch": epoch + 1, "accuracy": entry["accuracy"]}
@@ -177,15 +190,26 @@ def epoch_line(entry: dict, epochs: int) -> str:
     )
 
 
-@torch.no_grad()
-def float_accuracy(net: GammaNetwork, data: TaskData, batch_size: int = 256) -> float:
-    """Held-out accuracy of the float model in its own timing."""
+def float_scores(
+    net: GammaNetwork, data: TaskData | StreamData, loss: str | None = None, batch_size: int = 256
+) -> dict[str, float]:
+    """Held-out accuracy of the float model in its own timing and, with ``loss``, its mean
+    loss per readout step (normalised as training's)."""
     net.eval()
-    lag = net.latency
-    device = next(net.parameters()).device
-    correct = 0
+    correct, total, steps = 0, 0.0, 0
     for x, y, mask in data.batches(batch_size):
-        with torch.no_grad():
-            out = net(pad_steps(x, lag).to(device)).cpu()
-        correct += int((predict(out, shift_mask(mask, lag)) == y).sum())
-    return correct / len(data)
+        out, window = float_readout(net, x, mask)
+        correct += int((predict(out, window) == y).sum())
+        if loss is not None:
+            labels = y.unsqueeze(1).expand_as(window)[window]
+            total += float(step_loss(out[window], labels, loss, data.n_classes))
+            steps += int(window.sum())
+    scores = {"accuracy": correct / len(data)}
+    if loss is not None:
+        scores["loss"] = total / max(steps, 1)
+    return scores
+
+
+def float_accuracy(net: GammaNetwork, data: TaskData | StreamData, batch_size: int = 256) -> float:
+    """Held-out accuracy of the float model in its own timing."""
+    return float_scores(net, data, None, batch_size)["accuracy"]
