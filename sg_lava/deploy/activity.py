@@ -23,6 +23,7 @@ import numpy as np
 from sg_lava.errors import UserError
 from sg_lava.export.plan import OP_COSTS, NetworkPlan, connections, fanout_map, figures_table
 from sg_lava.export.qnet import QuantizedNetwork
+from sg_lava.export.inputs import check_input_array
 from sg_lava.model.activity import synaptic_ops
 
 
@@ -73,39 +74,30 @@ def activity_inputs(
     data: str | None = None,
     task: str | None = None,
     seed: int | None = None,
+    bins: int | None = None,
 ) -> np.ndarray:
     """Up to ``n`` samples to measure activity on: a ``.npy`` file, a data folder's test
-    split, or a built-in task's held-out split (``task=''``: the task the file records, at
-    its recorded parameters and seed unless ``seed`` is given), padded for the network's
-    latency as ``verify`` pads them."""
+    split (``test.npz``, or ``test.h5`` binned into ``bins`` steps, by default the bins the
+    file records), or a built-in task's held-out split (``task=''``: the task the file
+    records, at its recorded parameters and seed unless ``seed`` is given), padded for the
+    network's latency as ``verify`` pads them."""
     if n < 1:
         raise UserError("--samples must be at least 1")
     if inputs:
         from sg_lava.export.inputs import load_input_array
 
         return load_input_array(inputs, qnet.input_shape)[:n]
-    if data:
-        from sg_lava.data.userdata import load_split
-
-        return load_split(data, "test", input_shape=qnet.input_shape).x[:n].numpy()
     from sg_lava.deploy.heldout import file_task, held_out, task_record
+
+    if data:
+        from sg_lava.data.userdata import open_split
+
+        recorded = file_task(qnet.meta).get("bins")
+        split = open_split(data, "test", None, tuple(qnet.input_shape), bins, 0, recorded)
+        return split.head(n).x.numpy()
 
     record = task_record(task or "", file_task(qnet.meta), seed)
     return held_out(record, None, "test", n, qnet.latency).numpy()
-
-
-def check_inputs(qnet: QuantizedNetwork, x: np.ndarray) -> np.ndarray:
-    """``x`` as float64 (samples, T, *input_shape); wrong shapes raise one clear line."""
-    x = np.asarray(x)
-    want = tuple(int(n) for n in qnet.input_shape)
-    if x.ndim != len(want) + 2 or tuple(x.shape[2:]) != want:
-        shape = ", ".join(str(n) for n in want)
-        raise UserError(f"inputs have shape {x.shape}; the network expects (samples, T, {shape})")
-    if x.shape[0] < 1 or x.shape[1] < 1:
-        raise UserError(f"inputs have shape {x.shape}: need at least one sample and one step")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise UserError("inputs must be finite numbers")
-    return x.astype(np.float64)
 
 
 def run_reference(qnet: QuantizedNetwork, x: np.ndarray) -> list[np.ndarray]:
@@ -192,7 +184,7 @@ def time_per_step(qnet: QuantizedNetwork, plan: NetworkPlan, acts: list[LayerAct
 
 def measure_activity(qnet: QuantizedNetwork, x: np.ndarray, plan: NetworkPlan) -> Activity:
     """Run ``x`` (samples, T, *input_shape; real units) and estimate the cost per inference."""
-    x = check_inputs(qnet, x)
+    x = check_input_array(x, tuple(qnet.input_shape))
     outs = run_reference(qnet, x)
     B, T = x.shape[:2]
     acts = [layer_activity(i, qnet, outs[i], outs[i + 1]) for i in range(len(qnet.layers))]
