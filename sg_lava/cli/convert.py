@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sg_lava.cli.base import add_command
+
 
 def tonic(args: argparse.Namespace) -> int:
     from sg_lava.data.convert import convert_tonic
@@ -25,13 +27,30 @@ def ucr(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    conv = sub.add_parser("convert", help="convert a dataset into the --data layout")
+    examples = "sg-lava convert tonic SHD ~/data --out data/shd\nsg-lava convert tonic nmnist ~/data --out data/nmnist --max 1000"
+    description = (
+        "Writes OUT/train.h5 and OUT/test.h5 in the events layout of docs/data.md, one sample\n"
+        "at a time, for sg-lava train --data OUT --bins N. Nothing is downloaded."
+    )
+    conv = add_command(
+        sub, "convert", "convert a dataset into the --data layout", examples, description
+    )
     kinds = conv.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    t = kinds.add_parser("tonic", help="a tonic dataset already on disk")
-    t.add_argument("name", help="tonic dataset class: SHD, SSC, DVSGesture, NMNIST, ...")
+    t = add_command(
+        kinds,
+        "tonic",
+        "a tonic dataset already on disk, read where tonic keeps it",
+        examples,
+        description,
+    )
+    t.add_argument(
+        "name", help="tonic dataset class, any letter case: SHD, SSC, DVSGesture, NMNIST, ..."
+    )
     t.add_argument("data", help="the folder tonic keeps it in (its save_to)")
     t.add_argument("--out", required=True, help="folder for train.h5 and test.h5")
-    t.add_argument("--max", type=int, default=None, help="at most this many samples per split")
+    t.add_argument(
+        "--max", type=int, default=None, help="at most this many samples per split (default: all)"
+    )
     t.set_defaults(func=tonic)
     u = kinds.add_parser(
         "ucr",
