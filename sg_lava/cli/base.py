@@ -27,8 +27,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        quiet = (None, False, argparse.SUPPRESS)
-        if not action.option_strings or action.default in quiet or "default" in text:
+        quiet = any(action.default is v for v in (None, False, argparse.SUPPRESS))  # not 0
+        if not action.option_strings or quiet or "default" in text:
             return text
         return f"{text} (default: %(default)s)"
 

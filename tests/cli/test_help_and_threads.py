@@ -42,8 +42,8 @@ def test_help_has_a_description_an_example_and_every_default(name):
     assert parser.description and len(parser.description) > 20, name
     assert "example" in (parser.epilog or ""), name
     for action in parser._actions:
-        quiet = (None, False, argparse.SUPPRESS)
-        if not action.option_strings or action.default in quiet:
+        quiet = any(action.default is v for v in (None, False, argparse.SUPPRESS))
+        if not action.option_strings or quiet:
             continue
         assert action.help, (name, action.option_strings)
         shown = parser._get_formatter()._get_help_string(action) % {"default": action.default}
