@@ -89,8 +89,9 @@ def predict(
 
     ``x``: inputs (n, T, *input_shape) or one sample (T, *input_shape), or a ``TaskData``.
     The class is the output summed over the readout window, argmax: ``mask`` (n, T) if
-    given, else the data's own, else the network's default window
-    (:func:`sg_lava.model.readout.readout_mask`: the second half of each sample).
+    given, else the data's own, else the window of the network's ``readout`` setting
+    (:func:`sg_lava.model.readout.readout_mask`; ``second-half`` unless the config says
+    otherwise).
     """
     import numpy as np
     import torch

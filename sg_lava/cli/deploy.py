@@ -138,8 +138,8 @@ def register(sub) -> None:
         "Runs net.h5 on Lava's CPU backend and the exact integer reference rebuilt from\n"
         "model.pt on the model's held-out samples (or --input), and compares every layer's\n"
         "output. The fixed backend must agree bit for bit; --backend float runs Lava's\n"
-        "floating_pt model against the float model's run of the file's parameters and passes\n"
-        "within a tolerance it prints (docs/model.md). Exit 1 on a divergence.",
+        "floating_pt model against the float model (its weights on the file's grid) and\n"
+        "passes within a tolerance it prints (docs/model.md). Exit 1 on a divergence.",
     )
     ver.add_argument("model", help="trained model file (model.pt)")
     ver.add_argument("net", help="network file (net.h5)")

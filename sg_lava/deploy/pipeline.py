@@ -461,7 +461,9 @@ class Pipeline:
                 f"model input {self.net.input_shape} and file input {qfile.input_shape} differ"
             )
         if window is None:
-            window = readout_mask(self.net, x.shape[0], x.shape[1])
+            # a task's model run on inputs without their window: every step
+            rule = "all" if self.readout == "task" else self.readout
+            window = readout_mask(self.net, x.shape[0], x.shape[1], rule=rule)
         xs = encode_inputs(qfile, x.numpy(), backend)
         lava = run_samples(qfile, xs, backend, progress, workers)
         extra = {

@@ -2,23 +2,39 @@
 
 The class of a sample is the argmax of the output summed over its readout window
 (:func:`sg_lava.model.timing.predict`). Data that carries a window (a task's ``mask``) uses
-its own; inputs without one are read out over :func:`readout_mask`, the one place that
-says what a network's default window is.
+its own; inputs without one are read out over :func:`readout_mask`, the window the
+network's ``readout`` setting gives (:mod:`sg_lava.export.readout`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from sg_lava.errors import UserError
+from sg_lava.export import readout
 from sg_lava.model.network import GammaNetwork
 from sg_lava.model.timing import pad_steps, predict, shift_mask
 
 
-def readout_mask(net: GammaNetwork, n: int, steps: int) -> Tensor:
-    """The readout window (n, steps) of inputs that carry none: the second half of each
-    sample, as for user data (``docs/data.md``)."""
-    return (torch.arange(steps) >= steps // 2).expand(n, steps).clone()
+def readout_mask(
+    net: GammaNetwork,
+    n: int,
+    steps: int,
+    lengths: np.ndarray | None = None,
+    rule: str | float | None = None,
+) -> Tensor:
+    """The readout window (n, steps) bool of inputs that carry none: the network's
+    ``readout`` setting (or ``rule``) applied to ``steps`` (``lengths``: each sample's own).
+    A network read out over its task's own window has no rule: the window must be given."""
+    rule = net.config["readout"] if rule is None else rule
+    if rule == "task":
+        raise UserError(
+            "the network is read out over its task's own window (readout 'task'): give the "
+            "window (mask=, or data that carries it)"
+        )
+    return torch.from_numpy(readout.readout_mask(rule, n, steps, lengths))
 
 
 @torch.no_grad()
