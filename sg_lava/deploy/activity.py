@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from sg_lava.errors import UserError
+from sg_lava.export.inputs import check_input_array
 from sg_lava.export.plan import OP_COSTS, NetworkPlan, connections, fanout_map, figures_table
 from sg_lava.export.qnet import QuantizedNetwork
-from sg_lava.export.inputs import check_input_array
 from sg_lava.model.activity import synaptic_ops
 
 
