@@ -2,11 +2,13 @@
 
 The networks sg-lava trains step by step are small: a step's matrices are too small to split
 well, so threads mostly wait on each other, and on a machine whose other cores are busy
-they wait for those cores too. ``bench/threads.py`` measured one epoch of the delay task at
-0.4 s with one thread and 8.4 s with two while another process kept the second core busy
-(``docs/benchmarks.md``); only the SHD shape gains from a second free core. One thread is
-therefore the default, for every command and for every ``torchrun`` rank; ``--threads N``
-(or ``OMP_NUM_THREADS``) asks for more.
+they wait for those cores too. On the shared 2-core machine ``bench/threads.py`` measured a
+128-sample epoch of the delay task at 0.22 s with one thread and 12.4 s with two (0.70 and
+28.2 s with the other core kept busy), and every network up to the SHD shape trained and ran
+its float model fastest on one; only the integer reference of the larger networks gained
+from a second thread, at most 1.5x (``docs/benchmarks.md``). One thread is therefore the
+default, for every command and every ``torchrun`` rank; ``--threads N`` (or
+``OMP_NUM_THREADS``) asks for more, e.g. on an idle many-core machine.
 """
 
 from __future__ import annotations
