@@ -67,6 +67,7 @@ def main() -> None:
             per_synapse=args.per_synapse,
             credit=args.credit,
             progress=False,
+            overwrite=args.out is not None,  # --out: this trial replaces the last one
         )
     row = {
         "task": args.task,

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sg_lava.cli.base import POSITIVE, guarded
 from sg_lava.cli.examples import example_parser
+from sg_lava.threads import set_threads
 from sg_lava.training.config import MODES
 
 BEGIN, END = "<!-- resolution table -->", "<!-- end resolution table -->"
@@ -65,6 +66,7 @@ def train_row(task: str, r: int, mode: str, args) -> dict:
         progress=not args.quiet,
         credit=args.credit,
         resume=args.resume and RunFiles.beside(out).checkpoint.is_file(),
+        overwrite=args.overwrite,
     )
     last = Pipeline(res.path)
     row = {
@@ -147,20 +149,12 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--rescore", action="store_true", help="measure the rows again from OUT's model files"
     )
-    ap.add_argument(
-        "--resume",
-        action="store_true",
-        help="skip cells with a row in OUT; continue a cell from its checkpoint",
-    )
-    ap.add_argument("--threads", type=POSITIVE, default=1, help="torch threads (small nets: 1)")
     args = ap.parse_args(argv)
+    set_threads(args.threads)
 
     def run() -> int:
-        import torch
-
         from sg_lava.files import atomic_write, with_section
 
-        torch.set_num_threads(args.threads)
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
         rows_file = folder / "rows.jsonl"

@@ -35,11 +35,8 @@ def load_input_array(
     limit: float | None = None,
     values_per_step: int = 0,
 ) -> np.ndarray:
-    """Read a .npy of (B, T, *input_shape) or (T, *input_shape) as float64 (B, T, ...).
-
-    ``limit``: the largest |value| the network takes (the first synapse's message range).
-    ``values_per_step``: neurons run per step, for the memory estimate.
-    """
+    """Read a .npy of (B, T, *input_shape) or (T, *input_shape) as float64 (B, T, ...),
+    checked by :func:`check_input_array` before its data is read."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"input file not found: {path}")
@@ -49,25 +46,45 @@ def load_input_array(
         x = np.load(path, mmap_mode="r", allow_pickle=False)  # the header only, no data yet
     except (ValueError, OSError, EOFError) as err:
         raise UserError(f"{path} is not a readable .npy array ({type(err).__name__})") from None
+    return check_input_array(x, input_shape, limit, values_per_step, str(path))
+
+
+def check_input_array(
+    x,
+    input_shape: tuple[int, ...],
+    limit: float | None = None,
+    values_per_step: int = 0,
+    what: str = "the inputs",
+) -> np.ndarray:
+    """Inputs (B, T, *input_shape) or one sample (T, *input_shape) as float64 (B, T, ...).
+
+    Refused in one line naming ``what``: a non-numeric type, another shape, no values, more
+    than this machine's memory holds, NaN or inf. ``limit``: the largest |value| the network
+    takes (the first synapse's message range). ``values_per_step``: neurons run per step,
+    for the memory estimate. The values are read only after the shape and size checks (a
+    memory-mapped file stays unread until then).
+    """
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
     if x.dtype.kind not in "iufb":
         kind = "complex" if x.dtype.kind == "c" else "non-numeric"
-        raise UserError(f"{path} holds {kind} values; inputs must be real numbers")
+        raise UserError(f"{what} holds {kind} values; inputs must be real numbers")
     if x.ndim == len(input_shape) + 1:
         x = x[None]
     want = ", ".join(str(n) for n in input_shape)
     if x.ndim != len(input_shape) + 2 or tuple(x.shape[2:]) != tuple(input_shape):
-        raise UserError(f"{path} has shape {x.shape}; expected (batch, T, {want})")
+        raise UserError(f"{what} has shape {x.shape}; expected (batch, T, {want})")
     if x.size == 0:
-        raise UserError(f"{path} is empty (shape {x.shape}); expected (batch, T, {want})")
+        raise UserError(f"{what} is empty (shape {x.shape}); expected (batch, T, {want})")
     check_run_size(
-        x.shape[0], x.shape[1], int(np.prod(input_shape)) + values_per_step, f"the input {path}"
+        x.shape[0], x.shape[1], int(np.prod(input_shape)) + values_per_step, f"the input {what}"
     )
     x = np.array(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
-        raise UserError(f"{path} must hold finite numbers (it has NaN or inf)")
+        raise UserError(f"{what} must hold finite numbers (it has NaN or inf)")
     if limit is not None and np.abs(x).max() > limit:
         raise UserError(
-            f"{path}: values must lie in [{-limit:g}, {limit:g}] (the first synapse's "
+            f"{what}: values must lie in [{-limit:g}, {limit:g}] (the first synapse's "
             "24-bit messages at the file's input_frac_bits)"
         )
     return x

@@ -36,7 +36,15 @@ class _Package(types.ModuleType):
 
 sys.modules[__name__].__class__ = _Package
 
-from sg_lava.api import evaluate, export, quantize, verify  # noqa: E402  (after the class)
+from sg_lava.api import (  # noqa: E402  (after the class)
+    TrainRun,
+    evaluate,
+    export,
+    predict,
+    quantize,
+    train,
+    verify,
+)
 from sg_lava.devices import resolve_device  # noqa: E402  (torch-free until called)
 from sg_lava.training.config import TrainConfig  # noqa: E402  (torch-free)
 
@@ -45,7 +53,6 @@ from sg_lava.training.config import TrainConfig  # noqa: E402  (torch-free)
 _LAZY = {
     "GammaNetwork": ("sg_lava.model.network", "GammaNetwork"),
     "FixedNetwork": ("sg_lava.reference.fixed", "FixedNetwork"),
-    "train": ("sg_lava.training.loop", "train"),
     "save_model": ("sg_lava.model.modelfile", "save_model"),
     "load_model": ("sg_lava.model.modelfile", "load_model"),
     "read_network": ("sg_lava.export.hdf5", "read"),
@@ -55,10 +62,12 @@ __all__ = [
     "FixedNetwork",
     "GammaNetwork",
     "TrainConfig",
+    "TrainRun",
     "__version__",
     "evaluate",
     "export",
     "load_model",
+    "predict",
     "quantize",
     "read_network",
     "resolve_device",

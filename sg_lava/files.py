@@ -39,7 +39,9 @@ def check_destination(path: PathLike, inputs: Iterable[PathLike | None] = ()) ->
 
     Refused: a path that resolves to one of the command's ``inputs``; an existing
     destination that is not a regular file (folder, FIFO, device, socket), which a rename
-    would replace; a folder that does not exist or cannot be written.
+    would replace; a folder that cannot be written, or cannot be made because the nearest
+    existing one is not a folder or cannot be written (missing folders are made when the
+    file is written, :func:`atomic_write`).
     """
     path = Path(path)
     for src in inputs:
@@ -47,7 +49,7 @@ def check_destination(path: PathLike, inputs: Iterable[PathLike | None] = ()) ->
             raise UserError(f"refusing to write {path}: it is one of this command's inputs")
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a missing folder, or a file in the way
         st = None
     except OSError as err:
         raise UserError(f"cannot use {path} as destination: {err.strerror}") from None
@@ -55,11 +57,40 @@ def check_destination(path: PathLike, inputs: Iterable[PathLike | None] = ()) ->
         what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise UserError(f"refusing to write {path}: it exists and is {what}")
     folder = path.parent
-    if not folder.is_dir():
-        raise UserError(f"destination folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write to folder {folder}: permission denied")
+    existing = folder
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot make folder {folder}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        verb = "write to" if existing == folder else f"make {folder} in"
+        raise UserError(f"cannot {verb} folder {existing}: permission denied")
     return path
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """Make ``folder`` and its missing parents; returns those made, outermost first."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        try:
+            made.mkdir()
+        except FileExistsError:
+            pass
+        except OSError as err:
+            raise _os_error(made, err) from None
+    return missing[::-1]
+
+
+def remove_folders(made: list[Path]) -> None:
+    """Remove the folders :func:`make_folders` made, innermost first, while empty."""
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -96,16 +127,19 @@ def atomic_write(
 ) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
 
-    The destination is checked first (:func:`check_destination`). The file gets the
+    The destination is checked first (:func:`check_destination`); missing folders are
+    made, and removed again if the write fails. The file gets the
     umask's permissions (as ``open`` would give), is fsynced before the rename and its
     folder after. Any failure, Ctrl-C or SIGTERM (which the CLI turns into
     KeyboardInterrupt) removes the temporary file and leaves ``path`` as it was.
     """
     path = check_destination(path, inputs)
+    made = make_folders(path.parent)
     tmp = path.parent / _temporary_name(path)
     try:
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     except OSError as err:
+        remove_folders(made)
         raise _os_error(path, err) from None
     try:
         with os.fdopen(fd, "w+b") as f:
@@ -122,6 +156,7 @@ def atomic_write(
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        remove_folders(made)
         if isinstance(err, OSError):
             raise _os_error(path, err) from None
         raise

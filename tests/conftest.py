@@ -18,3 +18,10 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def fresh_python():
     return run_python
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """What the documents' test ran and left out, and why (tests/test_docs.py)."""
+    docs = sys.modules.get("tests.test_docs")
+    for line in getattr(docs, "REPORT", []):
+        terminalreporter.write_line(line)

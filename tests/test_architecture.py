@@ -89,7 +89,7 @@ def test_sg_lava_run_works_with_torch_blocked(tmp_path):
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"sg_lava": ROOT / "sg_lava", "sg_lava.export": ROOT / "export",
             "sg_lava.processes": ROOT / "processes"}  # fmt: skip
-INFRA = {"errors", "files", "interrupts", "devices", "limits", "h5files", "_lava_compat"}
+INFRA = {"errors", "files", "interrupts", "devices", "limits", "h5files", "threads", "_lava_compat"}
 # what each wing may import (itself included); docs/architecture.md draws the same
 ALLOWED = {
     "infra": {"infra"},

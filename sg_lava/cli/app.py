@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from sg_lava import __version__
 from sg_lava.cli import convert, deploy, files, lava, train
-from sg_lava.cli.base import Parser, guarded
+from sg_lava.cli.base import HelpFormatter, Parser, guarded, use_threads
 
 # Each module registers its commands on the sub-parsers (``register(sub)``), in help order.
 COMMANDS = (lava, train, deploy, files, convert)
@@ -17,7 +17,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``sg-lava`` parser with one sub-parser per command."""
     parser = Parser(
         prog="sg-lava",
-        description="SpikingGamma networks: train in PyTorch, export to HDF5, run and verify on Lava.",
+        description="SpikingGamma networks: train in PyTorch, export to HDF5, run and verify on "
+        "Lava. Each command has its own --help, with an example.",
+        epilog="example:\n  sg-lava train delay --out model.pt && sg-export model.pt net.h5 "
+        "&& sg-lava verify model.pt net.h5",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"sg-lava {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -30,7 +34,9 @@ def build_export_parser() -> argparse.ArgumentParser:
     """The ``sg-export`` parser."""
     parser = Parser(
         prog="sg-export",
-        description="Export a trained SpikingGamma model (model.pt) to a netx-style HDF5 file.",
+        description=f"{deploy.EXPORT_SUMMARY} (= sg-lava export).\n\n{deploy.EXPORT_DESCRIPTION}",
+        epilog="examples:\n" + "\n".join(f"  {e}" for e in deploy.EXPORT_EXAMPLES.splitlines()),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"sg-lava {__version__}")
     deploy.add_export_args(parser)
@@ -44,6 +50,7 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int
     if func is None:
         parser.print_help()
         return 2
+    use_threads(args)
     return guarded(parser.prog, lambda: func(args))
 
 

@@ -23,6 +23,31 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples as written; each option's default after its help, unless
+    the help already says it or there is none to say (None, a flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        quiet = any(action.default is v for v in (None, False, argparse.SUPPRESS))  # not 0
+        if not action.option_strings or quiet or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def add_command(sub, name: str, summary: str, examples: str, description: str = "") -> Parser:
+    """A sub-command's parser: ``summary`` in the command list, ``summary`` and
+    ``description`` atop its ``--help``, ``examples`` (one command a line) below."""
+    lines = "\n".join(f"  {line}" for line in examples.strip().splitlines())
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=f"{summary}.\n\n{description}".strip() if description else f"{summary}.",
+        epilog=f"example{'s' if len(examples.strip().splitlines()) > 1 else ''}:\n{lines}",
+        formatter_class=HelpFormatter,
+    )
+
+
 def int_at_least(lo: int) -> Callable[[str], int]:
     """An option type: an integer of at least ``lo``."""
 
@@ -41,6 +66,25 @@ def int_at_least(lo: int) -> Callable[[str], int]:
 
 POSITIVE = int_at_least(1)
 NON_NEGATIVE = int_at_least(0)
+
+THREADS_HELP = (
+    "CPU threads of torch and the integer reference (default: OMP_NUM_THREADS if set, "
+    "else 1, the fastest for these small networks on a shared machine: bench/threads.py)"
+)
+
+
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """``--threads N`` (:mod:`sg_lava.threads`), for every command that computes."""
+    p.add_argument("--threads", type=POSITIVE, default=None, metavar="N", help=THREADS_HELP)
+
+
+def use_threads(args: argparse.Namespace) -> None:
+    """Apply ``--threads`` where the command has it (before torch loads: it reads the count
+    from the environment then)."""
+    if hasattr(args, "threads"):
+        from sg_lava.threads import set_threads
+
+        set_threads(args.threads)
 
 
 def positive_real(text: str) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sg_lava.cli.base import POSITIVE
+from sg_lava.cli.base import POSITIVE, add_command
 
 
 def tonic(args: argparse.Namespace) -> int:
@@ -26,22 +26,51 @@ def ucr(args: argparse.Namespace) -> int:
     return 0
 
 
+TONIC_EXAMPLES = """
+sg-lava convert tonic SHD ~/data --out data/shd
+sg-lava convert tonic nmnist ~/data --out data/nmnist --max 1000
+"""
+UCR_EXAMPLES = "sg-lava convert ucr ~/ucr/GunPoint --out data/gunpoint"
+
+
 def register(sub) -> None:
-    conv = sub.add_parser("convert", help="convert a dataset into the --data layout")
+    conv = add_command(
+        sub,
+        "convert",
+        "convert a dataset into the --data layout",
+        TONIC_EXAMPLES + UCR_EXAMPLES,
+        "Writes OUT/train.* and OUT/test.* for sg-lava train --data OUT (docs/data.md), from\n"
+        "files already on disk: nothing is downloaded.",
+    )
     kinds = conv.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    t = kinds.add_parser("tonic", help="a tonic dataset already on disk")
-    t.add_argument("name", help="tonic dataset class: SHD, SSC, DVSGesture, NMNIST, ...")
+    t = add_command(
+        kinds,
+        "tonic",
+        "a tonic dataset already on disk, read where tonic keeps it",
+        TONIC_EXAMPLES,
+        "Writes OUT/train.h5 and OUT/test.h5 in the events layout of docs/data.md, one sample\n"
+        "at a time, for sg-lava train --data OUT --bins N. Nothing is downloaded.",
+    )
+    t.add_argument(
+        "name", help="tonic dataset class, any letter case: SHD, SSC, DVSGesture, NMNIST, ..."
+    )
     t.add_argument("data", help="the folder tonic keeps it in (its save_to)")
     t.add_argument("--out", required=True, help="folder for train.h5 and test.h5")
-    t.add_argument("--max", type=POSITIVE, default=None, help="at most this many samples per split")
+    t.add_argument(
+        "--max",
+        type=POSITIVE,
+        default=None,
+        help="at most this many samples per split (default: all)",
+    )
     t.set_defaults(func=tonic)
-    u = kinds.add_parser(
+    u = add_command(
+        kinds,
         "ucr",
-        help="UEA/UCR archive .ts files (NAME_TRAIN.ts, NAME_TEST.ts), z-scored per channel",
-        description="Read NAME_TRAIN.ts and NAME_TEST.ts (univariate or multivariate, equal "
-        "or unequal length) into train.npz and test.npz, each channel z-scored with the "
-        "training statistics (kept in normalisation.json). Example: sg-lava convert ucr "
-        "~/ucr/GunPoint --out data/gunpoint",
+        "UEA/UCR archive .ts files (NAME_TRAIN.ts, NAME_TEST.ts), z-scored per channel",
+        UCR_EXAMPLES,
+        "Reads NAME_TRAIN.ts and NAME_TEST.ts (univariate or multivariate, equal or unequal\n"
+        "length) into train.npz and test.npz, each channel z-scored with the training\n"
+        "statistics (kept in normalisation.json).",
     )
     u.add_argument("path", help="a folder with NAME_TRAIN.ts and NAME_TEST.ts, or one of them")
     u.add_argument(

@@ -9,12 +9,15 @@ from collections.abc import Callable, Sequence
 from sg_lava.cli.base import (
     NON_NEGATIVE,
     POSITIVE,
+    HelpFormatter,
     Parser,
+    add_threads_option,
     guarded,
     positive_real,
     workers,
 )
 from sg_lava.cli.train import TASK_OPTIONS, add_training_options
+from sg_lava.threads import set_threads
 
 
 def example_parser(doc: str, default_out: str) -> argparse.ArgumentParser:
@@ -22,14 +25,20 @@ def example_parser(doc: str, default_out: str) -> argparse.ArgumentParser:
     ap = Parser(
         description=doc.strip().splitlines()[0],
         epilog="\n".join(doc.strip().splitlines()[1:]),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     ap.add_argument("--out", default=default_out, help="folder for model, net.h5, plots, report")
-    ap.add_argument("--epochs", type=POSITIVE, default=None, help="training epochs")
-    ap.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    ap.add_argument(
+        "--epochs", type=POSITIVE, default=None, help="training epochs (default: the recipe's)"
+    )
+    ap.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of data, init and order")
     add_training_options(ap)
     ap.add_argument("--per-synapse", action="store_true", help="per-synapse bucket weights")
     ap.add_argument("--lava-samples", type=POSITIVE, default=100, help="test samples run on Lava")
+    kept = ap.add_mutually_exclusive_group()
+    kept.add_argument("--resume", action="store_true", help="continue the training run in --out")
+    kept.add_argument("--overwrite", action="store_true", help="replace the training run in --out")
+    add_threads_option(ap)
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
 
@@ -37,9 +46,14 @@ def example_parser(doc: str, default_out: str) -> argparse.ArgumentParser:
 def synthetic_main(task: str, title: str, doc: str, argv: Sequence[str] | None = None) -> int:
     """Train a built-in task's recipe, then deploy and verify it on Lava."""
     ap = example_parser(doc, f"runs/{task}")
-    ap.add_argument("--n-train", type=POSITIVE, default=None, help="training samples")
-    ap.add_argument("--n-test", type=POSITIVE, default=None, help="test samples")
+    ap.add_argument(
+        "--n-train", type=POSITIVE, default=None, help="training samples (default: the recipe's)"
+    )
+    ap.add_argument(
+        "--n-test", type=POSITIVE, default=None, help="test samples (default: the recipe's)"
+    )
     args = ap.parse_args(argv)
+    set_threads(args.threads)
 
     def run() -> int:
         from sg_lava.deploy.examples import run_synthetic
@@ -62,12 +76,17 @@ def dataset_parser(doc: str, default_out: str, batch_size: int) -> argparse.Argu
     ap = example_parser(doc, default_out)
     ap.add_argument("--data", required=True, help="the folder that holds the dataset")
     ap.add_argument("--K", type=POSITIVE, default=8, help="gamma buckets per neuron")
-    ap.add_argument("--lr", type=positive_real, default=0.005)
-    ap.add_argument("--batch-size", type=POSITIVE, default=batch_size)
+    ap.add_argument("--lr", type=positive_real, default=0.005, help="learning rate")
+    ap.add_argument("--batch-size", type=POSITIVE, default=batch_size, help="samples per batch")
     ap.add_argument(
-        "--max-train", type=POSITIVE, default=None, help="use at most this many samples"
+        "--max-train",
+        type=POSITIVE,
+        default=None,
+        help="use at most this many samples (default: all)",
     )
-    ap.add_argument("--max-test", type=POSITIVE, default=None)
+    ap.add_argument(
+        "--max-test", type=POSITIVE, default=None, help="test samples at most (default: all)"
+    )
     ap.add_argument(
         "--workers", type=workers(0), default=2, help="DataLoader workers that bin samples"
     )
@@ -96,6 +115,8 @@ def dataset_main(
 ) -> int:
     """Run a dataset example: ``build()`` gives (title, network config, train, test)
     streams; training takes the parsed options, deployment the Lava ones."""
+
+    set_threads(args.threads)
 
     def run() -> int:
         from sg_lava.deploy.examples import run_dataset
@@ -126,6 +147,8 @@ def dataset_main(
             progress=not args.quiet,
             workers=workers,
             stored_test=stored_test,
+            resume=args.resume,
+            overwrite=args.overwrite,
         )
 
     return guarded(name, run)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sg_lava.cli.base import warn_timing
+from sg_lava.cli.base import add_command, warn_timing
 from sg_lava.processes import BACKENDS
 
 
@@ -57,13 +57,36 @@ def smoke(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    sm = sub.add_parser("smoke", help="run a tiny fixed-point Lava network (install check)")
+    sm = add_command(
+        sub,
+        "smoke",
+        "run a tiny fixed-point Lava network (install check)",
+        "sg-lava smoke",
+        "Runs a small netx Dense block of Lava's own SigmaDelta neurons on Loihi2SimCfg\n"
+        "(fixed_pt), no torch involved, and prints its graded spikes: when it runs, Lava is\n"
+        "installed and works here.",
+    )
     sm.set_defaults(func=smoke)
-    rn = sub.add_parser("run", help="run net.h5 on Lava's CPU backend")
+    rn = add_command(
+        sub,
+        "run",
+        "run net.h5 on Lava's CPU backend on your inputs",
+        "sg-lava run net.h5 --input x.npy --out spikes.npz",
+        "Torch-free: reads net.h5 and an array x.npy of (batch, T, *input_shape) real inputs,\n"
+        "runs them on Lava and writes every layer's outputs and, where the file's readout\n"
+        "window allows, each sample's predicted class to --out (docs/format.md).",
+    )
     rn.add_argument("net", help="network file (net.h5)")
     rn.add_argument("--input", required=True, help=".npy of (batch, T, *input_shape)")
     rn.add_argument("--out", required=True, help=".npz to write, one array per layer")
-    rn.add_argument("--lengths", default=None, help=".npy of (batch,) each sample's own length")
-    rn.add_argument("--backend", choices=BACKENDS, default="fixed")
+    rn.add_argument(
+        "--lengths", default=None, help=".npy of (batch,) each sample's own length (default: T)"
+    )
+    rn.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="fixed",
+        help="fixed: bit-accurate fixed_pt; float: floating_pt; loihi2: the chip (lava-loihi)",
+    )
     rn.add_argument("--print", action="store_true", help="print each sample's predicted class")
     rn.set_defaults(func=run)

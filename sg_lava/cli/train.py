@@ -10,7 +10,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sg_lava.cli.base import NON_NEGATIVE, POSITIVE, non_negative_real, positive_real, workers
+from sg_lava.cli.base import (
+    NON_NEGATIVE,
+    POSITIVE,
+    add_command,
+    add_threads_option,
+    non_negative_real,
+    positive_real,
+    workers,
+)
 from sg_lava.data.recipes import RECIPES
 from sg_lava.errors import UserError
 from sg_lava.export import TIMINGS
@@ -19,7 +27,8 @@ from sg_lava.training.config import CREDITS, LOSSES, MODES
 # train_task's options that the command line passes through (the deploy examples too)
 TASK_OPTIONS = (
     "epochs", "seed", "mode", "resolution", "per_synapse", "timing", "n_train", "n_test", "loss",
-    "credit", "lr", "batch_size", "device", "resume", "spike_cost", "spike_target",
+    "credit", "lr", "batch_size", "device", "resume", "overwrite", "init", "spike_cost",
+    "spike_target",
 )  # fmt: skip
 
 
@@ -31,8 +40,16 @@ def task_options(args: argparse.Namespace) -> dict[str, Any]:
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """``--mode``, ``--loss`` and ``--credit``, with the choices training takes (None: the
     recipe's)."""
-    p.add_argument("--mode", choices=MODES, default=None, help="default: the recipe's")
-    p.add_argument("--loss", choices=LOSSES, default=None, help="loss at every step (ce)")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default=None,
+        help="online: a loss and a backward per step; bptt: through the whole sequence "
+        "(default: the recipe's, online for --data)",
+    )
+    p.add_argument(
+        "--loss", choices=LOSSES, default=None, help="loss at every readout step (default: ce)"
+    )
     p.add_argument(
         "--credit",
         choices=CREDITS,
@@ -56,12 +73,31 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+TRAIN_EXAMPLES = """
+sg-lava train delay --out model.pt
+sg-lava train delay --out runs/model.pt --epochs 5 --mode bptt
+sg-lava train delay --out runs/model.pt --resume --epochs 8
+sg-lava train delay --out tuned.pt --init model.pt --epochs 2 --lr 0.002
+sg-lava train --data DIR --net net.toml --bins 100 --out model.pt
+"""
+
+TRAIN_DESCRIPTION = """\
+Writes MODEL (--out) and beside it, after every epoch, MODEL.ckpt.pt (the checkpoint),
+MODEL.best.pt (the best validation epoch), MODEL.metrics.jsonl and MODEL.curve.png.
+A second run into the same --out is refused unless --resume (continue, or extend to
+--epochs N) or --overwrite (replace the run). Missing folders of --out are created.
+Prints the float and the exported fixed-point accuracy last."""
+
+
 def register(sub) -> None:
     from sg_lava.devices import DEVICE_HELP
 
-    train = sub.add_parser(
+    train = add_command(
+        sub,
         "train",
-        help="train a SpikingGamma network on a built-in task, or yours (--data, --net)",
+        "train a SpikingGamma network on a built-in task, or yours (--data, --net)",
+        TRAIN_EXAMPLES,
+        TRAIN_DESCRIPTION,
     )
     train.add_argument(
         "task", nargs="?", choices=sorted(RECIPES), help="synthetic task of the paper"
@@ -70,7 +106,10 @@ def register(sub) -> None:
     train.add_argument("--net", default=None, help="network config (net.toml, docs/data.md)")
     train.add_argument("--bins", type=POSITIVE, default=None, help="time steps per event sample")
     train.add_argument(
-        "--workers", type=workers(0), default=0, help="DataLoader workers for events (<= cores)"
+        "--workers",
+        type=workers(0),
+        default=0,
+        help="DataLoader workers that bin event samples (at most the cores)",
     )
     train.add_argument(
         "--valid-fraction",
@@ -81,12 +120,17 @@ def register(sub) -> None:
     )
     train.add_argument("--out", required=True, help="model file to write (model.pt)")
     train.add_argument(
-        "--epochs", type=POSITIVE, default=None, help="epochs (default: the recipe's)"
+        "--epochs",
+        type=POSITIVE,
+        default=None,
+        help="epochs (default: the recipe's, 10 with --data; with --resume: the run's)",
     )
     train.add_argument(
         "--lr", type=positive_real, default=None, help="learning rate (default: 0.01)"
     )
-    train.add_argument("--batch-size", type=POSITIVE, default=None, help="samples per batch (64)")
+    train.add_argument(
+        "--batch-size", type=POSITIVE, default=None, help="samples per batch (default: 64)"
+    )
     train.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of data, init and order")
     train.add_argument("--resolution", type=POSITIVE, default=1, help="time steps per task step")
     train.add_argument("--per-synapse", action="store_true", help="per-synapse bucket weights")
@@ -97,15 +141,30 @@ def register(sub) -> None:
         help="lava: one step of latency per synapse (default); zero: the equations",
     )
     add_training_options(train)
-    train.add_argument("--n-train", type=POSITIVE, default=None, help="training samples")
     train.add_argument(
-        "--n-test", type=POSITIVE, default=None, help="test (and validation) samples"
+        "--n-train", type=POSITIVE, default=None, help="training samples (default: the recipe's)"
+    )
+    train.add_argument(
+        "--n-test",
+        type=POSITIVE,
+        default=None,
+        help="test (and validation) samples (default: the recipe's)",
     )
     train.add_argument("--device", default="auto", help=DEVICE_HELP)
-    train.add_argument(
+    add_threads_option(train)
+    kept = train.add_mutually_exclusive_group()
+    kept.add_argument(
         "--resume",
         action="store_true",
-        help="continue from the checkpoint beside --out (MODEL.ckpt.pt)",
+        help="continue the run in --out from its checkpoint (MODEL.ckpt.pt); with --epochs N, "
+        "extend a finished run to N epochs (the cosine schedule is then that of N epochs)",
+    )
+    kept.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    train.add_argument(
+        "--init",
+        default=None,
+        metavar="MODEL",
+        help="start from the weights of this model file (fine-tuning; same architecture)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar, no epoch lines")
     train.set_defaults(func=run)
@@ -138,6 +197,8 @@ def _train(args: argparse.Namespace, device: str, user: bool):
         credit=args.credit,
         spike_cost=args.spike_cost,
         spike_target=args.spike_target,
+        overwrite=args.overwrite,
+        init=args.init,
     )
 
 
@@ -151,8 +212,13 @@ def run(args: argparse.Namespace) -> int:
     elif args.bins is not None:
         raise UserError("--bins is for event data (--data DIR with train.h5/test.h5)")
     from sg_lava.files import check_destination
+    from sg_lava.training.runfiles import check_new_run
 
-    check_destination(args.out, _inputs(args))  # before torch loads; the other run files later
+    inputs = [*_inputs(args), *([args.init] if args.init else [])]
+    check_destination(args.out, inputs)  # before torch loads; the other run files later
+    check_new_run(args.out, args.resume, args.overwrite)
+    if args.init is not None and args.resume:
+        raise UserError("--init starts a new run from a model file; --resume continues one")
     from sg_lava.devices import resolve_device
     from sg_lava.training import distributed
 

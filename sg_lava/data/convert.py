@@ -1,6 +1,6 @@
 """Datasets into the layout of ``sg-lava train --data`` (docs/data.md): ``sg-lava convert``.
 
-:func:`convert_tonic` reads tonic dataset ``NAME`` (SHD, SSC, DVSGesture, NMNIST, ...) from
+:func:`convert_tonic` reads tonic dataset ``NAME`` (SHD, SSC, DVSGesture, NMNIST, ...; any letter case) from
 where tonic keeps it — nothing is downloaded — and writes ``OUT/train.h5`` and
 ``OUT/test.h5`` one sample at a time, so memory holds one sample, not the dataset. A
 conversion that fails leaves nothing: no split it wrote, no folder it made.
@@ -9,28 +9,12 @@ conversion that fails leaves nothing: no split it wrote, no folder it made.
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 
 from sg_lava.errors import UserError
-from sg_lava.files import check_destination, os_reason
+from sg_lava.files import check_destination, make_folders, remove_folders
 
 SPLITS = ("train", "test")
-
-
-def _make_folder(out: Path) -> list[Path]:
-    """Create ``out`` (and its parents) unless it is a folder already; the folders made,
-    deepest first."""
-    if out.is_dir():
-        return []
-    if out.exists() or out.is_symlink():
-        raise UserError(f"--out {out} exists and is not a folder")
-    missing = [folder for folder in (out, *out.parents) if not folder.exists()]
-    try:
-        out.mkdir(parents=True)
-    except OSError as err:
-        raise UserError(f"cannot create the folder {out}: {os_reason(err)}") from None
-    return missing
 
 
 def convert_tonic(name: str, data: str | Path, out: str | Path, limit: int | None = None) -> dict:
@@ -41,7 +25,9 @@ def convert_tonic(name: str, data: str | Path, out: str | Path, limit: int | Non
     if limit is not None and limit < 1:
         raise UserError(f"--max must be at least 1, got {limit}")
     out = Path(out)
-    made = _make_folder(out)
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder")
+    made = make_folders(out)
     written: list[Path] = []
     try:
         paths = [check_destination(out / f"{split}.h5") for split in SPLITS]
@@ -60,9 +46,5 @@ def convert_tonic(name: str, data: str | Path, out: str | Path, limit: int | Non
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
-        for folder in made:
-            try:
-                os.rmdir(folder)
-            except OSError:  # something else was put there meanwhile: keep it
-                break
+        remove_folders(made)  # while empty: what was put there meanwhile stays
         raise

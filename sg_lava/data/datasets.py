@@ -64,13 +64,24 @@ def require_dvs_gesture(data: str | Path, train: bool) -> Path:
 
 
 def _tonic_class(name: str) -> type:
+    """Tonic's dataset class named ``name``, in any letter case; an unknown name is one
+    line listing tonic's datasets, with the nearest one first when there is one."""
+    import difflib
+
     import tonic
 
-    cls = getattr(tonic.datasets, name, None)
-    if not isinstance(cls, type) or not hasattr(cls, "sensor_size"):
-        known = sorted(n for n in dir(tonic.datasets) if hasattr(getattr(tonic.datasets, n), "sensor_size"))  # fmt: skip
-        raise UserError(f"unknown tonic dataset {name!r}; tonic has {', '.join(known)}")
-    return cls
+    known = {
+        n.lower(): getattr(tonic.datasets, n)
+        for n in dir(tonic.datasets)
+        if isinstance(getattr(tonic.datasets, n), type)
+        and hasattr(getattr(tonic.datasets, n), "sensor_size")
+    }
+    if name.lower() in known:
+        return known[name.lower()]
+    near = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+    hint = f"did you mean {known[near[0]].__name__}? " if near else ""
+    names = ", ".join(sorted(c.__name__ for c in known.values()))
+    raise UserError(f"unknown tonic dataset {name!r}; {hint}tonic has {names}")
 
 
 @contextmanager

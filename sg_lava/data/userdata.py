@@ -273,22 +273,61 @@ def open_data(
     if not folder.is_dir():
         raise UserError(f"data folder not found: {folder}")
     has = {ext: all((folder / f"{s}.{ext}").is_file() for s in ("train", "test")) for ext in ("npz", "h5")}  # fmt: skip
-    if has["npz"]:
+    kind = "npz" if has["npz"] else "h5" if has["h5"] else None
+    if kind is None:
+        raise UserError(
+            f"{folder}: holds neither train.npz and test.npz nor train.h5 and test.h5 (docs/data.md)"
+        )
+    train, test = (read_split(folder, s, kind, n_classes, input_shape, bins, workers, readout) for s in ("train", "test"))  # fmt: skip
+    if kind == "npz":
+        return UserData(train, test, {"format": "npz", "path": str(folder.resolve())}, train.y.numpy())  # fmt: skip
+    info = {"format": "events", "path": str(folder.resolve()), "bins": int(bins)}  # type: ignore[arg-type]
+    return UserData(train, test, info, train.dataset.source.labels)
+
+
+def open_split(
+    folder: str | Path,
+    split: str,
+    n_classes: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    bins: int | None = None,
+    workers: int = 0,
+    default_bins: int | None = None,
+    readout: str | float = "second-half",
+) -> TaskData | StreamData:
+    """One split of a data folder, whichever format it has: ``<split>.npz``, else
+    ``<split>.h5`` binned into ``bins`` steps, or ``default_bins`` (what a model trained on
+    events records) when ``bins`` is None (``evaluate --data``, ``plan --data``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"data folder not found: {folder}")
+    kinds = [k for k in ("npz", "h5") if (folder / f"{split}.{k}").is_file()]
+    if not kinds:
+        raise UserError(f"{folder}: holds neither {split}.npz nor {split}.h5 (docs/data.md)")
+    if kinds[0] == "h5" and bins is None:
+        bins = default_bins
+    return read_split(folder, split, kinds[0], n_classes, input_shape, bins, workers, readout)
+
+
+def read_split(
+    folder: Path,
+    split: str,
+    kind: str,
+    n_classes: int | None,
+    input_shape: tuple[int, ...] | None,
+    bins: int | None,
+    workers: int = 0,
+    readout: str | float = "second-half",
+) -> TaskData | StreamData:
+    """``folder/<split>.<kind>`` (``npz`` or ``h5``), read out over ``readout`` windows;
+    ``bins`` goes with events only."""
+    if kind == "npz":
         if bins is not None:
             raise UserError(f"{folder}: .npz data is already binned; --bins is for events (.h5)")
-        train = load_split(folder, "train", n_classes, input_shape, readout)
-        test = load_split(folder, "test", n_classes, input_shape, readout)
-        info = {"format": "npz", "path": str(folder.resolve())}
-        return UserData(train, test, info, train.y.numpy())
-    if has["h5"]:
-        if bins is None or bins < 1:
-            raise UserError(f"{folder}: event data (.h5) needs --bins N, the time steps per sample")
-        splits = [events_split(folder, s, bins, n_classes, input_shape, workers, readout) for s in ("train", "test")]  # fmt: skip
-        info = {"format": "events", "path": str(folder.resolve()), "bins": int(bins)}
-        return UserData(*splits, info, splits[0].dataset.source.labels)
-    raise UserError(
-        f"{folder}: holds neither train.npz and test.npz nor train.h5 and test.h5 (docs/data.md)"
-    )
+        return load_split(folder, split, n_classes, input_shape, readout)
+    if bins is None or bins < 1:
+        raise UserError(f"{folder}: event data (.h5) needs --bins N, the time steps per sample")
+    return events_split(folder, split, bins, n_classes, input_shape, workers, readout)
 
 
 def write_events(

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sg_lava.errors import UserError
+from sg_lava.export.inputs import check_input_array
 from sg_lava.export.plan import OP_COSTS, NetworkPlan, connections, fanout_map, figures_table
 from sg_lava.export.qnet import QuantizedNetwork
 from sg_lava.model.activity import synaptic_ops
@@ -73,11 +74,13 @@ def activity_inputs(
     data: str | None = None,
     task: str | None = None,
     seed: int | None = None,
+    bins: int | None = None,
 ) -> np.ndarray:
     """Up to ``n`` samples to measure activity on: a ``.npy`` file, a data folder's test
-    split, or a built-in task's held-out split (``task=''``: the task the file records, at
-    its recorded parameters and seed unless ``seed`` is given), padded for the network's
-    latency as ``verify`` pads them."""
+    split (``test.npz``, or ``test.h5`` binned into ``bins`` steps, by default the bins the
+    file records), or a built-in task's held-out split (``task=''``: the task the file
+    records, at its recorded parameters and seed unless ``seed`` is given), padded for the
+    network's latency as ``verify`` pads them."""
     from sg_lava.export.inputs import check_run_size, load_input_array
 
     if n < 1:
@@ -85,14 +88,17 @@ def activity_inputs(
     per_step = math.prod(qnet.input_shape) + sum(L.n_neurons for L in qnet.layers)
     if inputs:
         return load_input_array(inputs, qnet.input_shape, values_per_step=per_step)[:n]
-    if data:
-        from sg_lava.data.userdata import load_split
-
-        out = qnet.layers[-1].shape
-        classes = out[0] if len(out) == 1 else None  # labels must name an output neuron
-        return load_split(data, "test", classes, qnet.input_shape).x[:n].numpy()
     from sg_lava.data.tasks import sample_shape
     from sg_lava.deploy.heldout import file_task, held_out, task_record
+
+    if data:
+        from sg_lava.data.userdata import open_split
+
+        recorded = file_task(qnet.meta).get("bins")
+        out = qnet.layers[-1].shape
+        classes = out[0] if len(out) == 1 else None  # labels must name an output neuron
+        split = open_split(data, "test", classes, tuple(qnet.input_shape), bins, 0, recorded)
+        return split.head(n).x.numpy()
 
     record = task_record(task or "", file_task(qnet.meta), seed)
     try:
@@ -102,20 +108,6 @@ def activity_inputs(
     if steps is not None:
         check_run_size(n, steps + qnet.latency, per_step, f"--samples {n}")
     return held_out(record, None, "test", n, qnet.latency).numpy()
-
-
-def check_inputs(qnet: QuantizedNetwork, x: np.ndarray) -> np.ndarray:
-    """``x`` as float64 (samples, T, *input_shape); wrong shapes raise one clear line."""
-    x = np.asarray(x)
-    want = tuple(int(n) for n in qnet.input_shape)
-    if x.ndim != len(want) + 2 or tuple(x.shape[2:]) != want:
-        shape = ", ".join(str(n) for n in want)
-        raise UserError(f"inputs have shape {x.shape}; the network expects (samples, T, {shape})")
-    if x.shape[0] < 1 or x.shape[1] < 1:
-        raise UserError(f"inputs have shape {x.shape}: need at least one sample and one step")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise UserError("inputs must be finite numbers")
-    return x.astype(np.float64)
 
 
 def run_reference(qnet: QuantizedNetwork, x: np.ndarray) -> list[np.ndarray]:
@@ -202,11 +194,8 @@ def time_per_step(qnet: QuantizedNetwork, plan: NetworkPlan, acts: list[LayerAct
 
 def measure_activity(qnet: QuantizedNetwork, x: np.ndarray, plan: NetworkPlan) -> Activity:
     """Run ``x`` (samples, T, *input_shape; real units) and estimate the cost per inference."""
-    from sg_lava.export.inputs import check_run_size
-
-    x = check_inputs(qnet, x)
-    per_step = math.prod(qnet.input_shape) + sum(L.n_neurons for L in qnet.layers)
-    check_run_size(x.shape[0], x.shape[1], per_step, "activity")
+    per_step = sum(L.n_neurons for L in qnet.layers)
+    x = check_input_array(x, tuple(qnet.input_shape), values_per_step=per_step)
     outs = run_reference(qnet, x)
     B, T = x.shape[:2]
     acts = [layer_activity(i, qnet, outs[i], outs[i + 1]) for i in range(len(qnet.layers))]

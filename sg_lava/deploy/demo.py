@@ -28,7 +28,10 @@ def run_demo(
     print(f"sg-lava demo: delay detection, output in {folder}/", flush=True)
     print("1/3 training online (float, PyTorch) ...", flush=True)
     model = folder / "model.pt"
-    trained = train_task("delay", out=model, epochs=epochs, seed=seed, progress=progress)
+    # the demo's folder is its own: a second demo replaces the first one's run
+    trained = train_task(
+        "delay", out=model, epochs=epochs, seed=seed, progress=progress, overwrite=True
+    )
     print(
         f"    trained in {trained.seconds:.0f} s: accuracy {trained.float_accuracy:.4f}",
         flush=True,

@@ -49,17 +49,29 @@ def run_dataset(
     progress: bool = True,
     workers: int = 1,
     stored_test: int = 4,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> int:
     """Train on a streamed split (read out over the second half of each sample), then
     deploy: the whole test split through the integer reference, ``verify_samples`` of it
-    on Lava over ``workers`` runtimes. The test split is read into memory once."""
+    on Lava over ``workers`` runtimes. The test split is read into memory once. ``resume``
+    and ``overwrite``: an earlier run in ``folder`` (:func:`train_and_save`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     test_data = test.head(len(test))
     samples = kept_samples(train, test_data, n_test=stored_test)
     start = time.perf_counter()
     res = train_and_save(
-        config, train, test_data, cfg, folder / "model.pt", {"name": name}, samples, progress
+        config,
+        train,
+        test_data,
+        cfg,
+        folder / "model.pt",
+        {"name": name},
+        samples,
+        progress,
+        resume=resume,
+        overwrite=overwrite,
     )
     seconds = time.perf_counter() - start
     print(f"trained {name} in {seconds:.0f} s ({cfg.mode}, {cfg.epochs} epochs)", flush=True)

@@ -29,7 +29,12 @@ from sg_lava import __version__
 from sg_lava.data.streaming import StreamData
 from sg_lava.data.tasks import TaskData, task_split
 from sg_lava.deploy.heldout import held_out
-from sg_lava.deploy.verify import VerifyResult, compare, parameter_mismatches
+from sg_lava.deploy.verify import (
+    FLOAT_TOLERANCE,
+    VerifyResult,
+    compare,
+    parameter_mismatches,
+)
 from sg_lava.devices import resolve_device
 from sg_lava.errors import UserError
 from sg_lava.export import hdf5
@@ -38,6 +43,8 @@ from sg_lava.export.qnet import QuantizedNetwork
 from sg_lava.files import file_sha256
 from sg_lava.model.activity import Activity, combine, measure
 from sg_lava.model.modelfile import CALIBRATION_SAMPLES, KEPT, load_model, stored_samples
+from sg_lava.model.network import GammaNetwork
+from sg_lava.model.readout import readout_mask
 from sg_lava.model.timing import fit_steps, pad_steps, predict, shift_mask
 from sg_lava.reference.fixed import FixedNetwork, Saturation
 from sg_lava.reference.quantize import LayerReport, quantize_network
@@ -141,9 +148,17 @@ class Evaluation:
 class Pipeline:
     """A trained model and everything derived from it, each computed once."""
 
-    def __init__(self, model_path: str | Path, device: str | None = None) -> None:
-        self.model_path = Path(model_path)
-        self.net, self.payload = load_model(self.model_path)
+    def __init__(self, model: str | Path | GammaNetwork, device: str | None = None) -> None:
+        """``model``: a model file, or a network in memory (a copy is used: no task, no
+        kept samples, so inputs must be given, and nothing is exported from it)."""
+        if isinstance(model, GammaNetwork):
+            self.model_path: Path | None = None
+            self.name = "the network"
+            self.net, self.payload = copy.deepcopy(model).cpu().eval(), {}
+        else:
+            self.model_path = Path(model)
+            self.name = str(self.model_path)
+            self.net, self.payload = load_model(self.model_path)
         self.device = resolve_device(device)  # where the integer reference runs
         self._references: dict[tuple, Reference] = {}
 
@@ -160,11 +175,11 @@ class Pipeline:
             stored.ndim != len(shape) + 2 or tuple(stored.shape[2:]) != shape
         ):
             raise UserError(
-                f"{self.model_path}: its {KEPT[split][0]} samples have shape "
+                f"{self.name}: its {KEPT[split][0]} samples have shape "
                 f"{tuple(stored.shape)}, not (n, T, {', '.join(map(str, shape))})"
             )
         task = self.payload.get("task")
-        return held_out(task, stored, split, n, self.latency, str(self.model_path))
+        return held_out(task, stored, split, n, self.latency, self.name)
 
     @cached_property
     def calibration(self) -> Tensor | None:
@@ -188,6 +203,13 @@ class Pipeline:
     @property
     def qnet(self) -> QuantizedNetwork:
         return self.quantized[0]
+
+    def assume_quantized(self, qnet: QuantizedNetwork) -> None:
+        """Take ``qnet`` as the model's integer network. For a network in memory, which
+        records no calibration inputs to quantise it again as its export was: the reference
+        is then ``qnet``'s, and no parameter of it can differ from the model's."""
+        self.check_file(qnet, "the integer network")
+        self.__dict__["quantized"] = (qnet, [])
 
     def reference(self, name: str, x: Tensor, timing: str | None = None) -> Reference:
         """The integer reference on inputs ``x``, run once per ``name`` and timing."""
@@ -216,6 +238,8 @@ class Pipeline:
         qnet, reports = self.quantized
         sat, shares = self.saturation_shares()
         res = ExportResult(qnet, reports, sat, shares)
+        if self.model_path is None:
+            raise UserError("export writes a model file's network: save_model it first")
         worst = max([r.clipped for r in reports] + shares)
         if worst > MAX_SHARE and not allow_saturation:
             raise UserError(
@@ -237,6 +261,8 @@ class Pipeline:
         if "params" in task:  # a built-in task: how to regenerate its inputs (plan, verify)
             keys = ("name", "seed", "params", "n_test")
             meta["task_info"] = json.dumps({k: task[k] for k in keys if k in task})
+        elif "bins" in task:  # events: how they were binned (plan --data)
+            meta["task_info"] = json.dumps({"name": task.get("name", ""), "bins": task["bins"]})
         return meta
 
     def fixed_accuracy(self, data: TaskData | StreamData, name: str = "test") -> float:
@@ -269,14 +295,22 @@ class Pipeline:
                 f"{theirs}, the model has input {tuple(self.net.input_shape)} and layers {layers}"
             )
 
-    def task_data(self, task: str | None = None, data: str | None = None) -> TaskData:
-        """A test split: the recorded task's (``task`` must be it) or ``DIR/test.npz``."""
+    def task_data(
+        self, task: str | None = None, data: str | None = None, bins: int | None = None
+    ) -> TaskData | StreamData:
+        """A test split: the recorded task's (``task`` must be it) or a data folder's:
+        ``DIR/test.npz``, or ``DIR/test.h5`` binned into ``bins`` steps (default: the bins
+        the model was trained with, when it records them)."""
         if data is not None:
-            from sg_lava.data.userdata import load_split
+            from sg_lava.data.userdata import open_split
             from sg_lava.model.netfile import output_classes
 
+            recorded = (self.payload.get("task") or {}).get("bins")
             classes = output_classes(self.net, str(self.model_path))  # labels name an output
-            return load_split(data, "test", classes, self.net.input_shape, self.readout)
+            shape = tuple(self.net.input_shape)
+            return open_split(
+                data, "test", classes, shape, bins, default_bins=recorded, readout=self.readout
+            )
         recorded = self.payload.get("task") or {}
         if recorded.get("name") == "data":
             raise UserError(
@@ -288,23 +322,24 @@ class Pipeline:
             raise UserError(f"the model was trained on {trained}, not on task {task!r}")
         n = int(recorded.get("n_test") or 0)
         if n < 1:
-            raise UserError(f"{self.model_path}: records no test split size for {task}")
+            raise UserError(f"{self.name}: records no test split size for {task}")
         try:
             return task_split(recorded, "test", n)
         except (KeyError, TypeError) as err:
-            raise UserError(f"{self.model_path}: cannot regenerate its task ({err})") from None
+            raise UserError(f"{self.name}: cannot regenerate its task ({err})") from None
 
     def evaluate(
         self,
         qfile: QuantizedNetwork,
-        data: TaskData,
+        data: TaskData | StreamData,
         *,
         progress: bool = False,
         device: str | None = None,
         keep: int = 0,
     ) -> Evaluation:
         """Float model and the file's integers on every sample of ``data``, in batches as
-        large as :data:`EVALUATE_BYTES` of integer outputs allow (one for small sets).
+        large as :data:`EVALUATE_BYTES` of integer outputs allow (one for small sets;
+        streamed data: :data:`STREAM_BATCH` samples, read as they are run).
 
         ``keep``: the integer run's every layer of the first ``keep`` samples is kept
         (``Evaluation.reference``), so that a verification on them need not run it again.
@@ -314,8 +349,11 @@ class Pipeline:
         self.check_file(qfile)
         fixed = FixedNetwork(qfile, device or self.device)
         lag, flag = self.latency, qfile.latency
-        per_sample = (data.x.shape[1] + flag) * sum(L.n_neurons for L in qfile.layers) * 8
-        batch = max(64, EVALUATE_BYTES // max(per_sample, 1))
+        if isinstance(data, StreamData):
+            batch = STREAM_BATCH
+        else:
+            per_sample = (data.x.shape[1] + flag) * sum(L.n_neurons for L in qfile.layers) * 8
+            batch = max(64, EVALUATE_BYTES // max(per_sample, 1))
         self.net.eval()
         agree = right_float = right_fixed = 0
         fans = [torch.from_numpy(fanout_map(L)) for L in qfile.layers]
@@ -358,23 +396,47 @@ class Pipeline:
             reference,
         )
 
-    def verification_inputs(self, samples: int, steps: int | None, inputs=None) -> Tensor:
-        """Inputs for ``verify``: a ``.npy`` file, else the model's held-out samples."""
-        from sg_lava.export.inputs import check_run_size, load_input_array
+    def verification_data(
+        self, samples: int, steps: int | None, inputs=None
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """What ``verify`` runs: inputs, their readout window (in Lava timing) and labels.
+
+        ``inputs`` (a ``.npy`` file, or an array or tensor of (batch, T, *input_shape)) come
+        without window and labels (None: the network's default window). The model's
+        held-out samples of a built-in task come with both; kept samples (user data) carry
+        inputs only.
+        """
+        x = self._verification_inputs(samples, steps, inputs)
+        task = self.payload.get("task")
+        regenerable = isinstance(task, dict) and "params" in task
+        if (
+            inputs is not None
+            or not regenerable
+            or stored_samples(self.payload, "test") is not None
+        ):
+            return x, None, None
+        data = task_split(task, "test", x.shape[0])
+        return x, fit_steps(shift_mask(data.mask, self.latency), steps), data.y
+
+    def _verification_inputs(self, samples: int, steps: int | None, inputs=None) -> Tensor:
+        """Inputs for ``verify``: ``inputs`` (a ``.npy`` file, or an array or tensor of
+        (batch, T, *input_shape)), else the model's held-out samples."""
+        from sg_lava.export.inputs import check_input_array, check_run_size, load_input_array
 
         neurons = sum(L.n_neurons for L in self.qnet.layers)
-        if inputs:
-            x = torch.as_tensor(
-                load_input_array(
-                    inputs, tuple(self.net.input_shape), self.qnet.input_limit(), neurons
-                )
-            )
+        shape, limit = tuple(self.net.input_shape), self.qnet.input_limit()
+        if isinstance(inputs, (str, Path)):
+            x = torch.as_tensor(load_input_array(inputs, shape, limit, neurons))
+        elif inputs is not None:
+            x = torch.as_tensor(check_input_array(inputs, shape, limit, neurons))
         else:
             per_step = int(np.prod(self.net.input_shape)) + neurons
             check_run_size(samples, steps or 1, per_step, "verify")
             x = self.inputs("test", samples)
             if x is None:
-                raise UserError("the model records no task; give inputs with --input x.npy")
+                raise UserError(
+                    f"{self.name} records no task: give inputs (--input x.npy, or inputs=)"
+                )
         x = fit_steps(x, steps)
         check_run_size(x.shape[0], x.shape[1], int(np.prod(self.net.input_shape)) + neurons)
         return x
@@ -387,12 +449,16 @@ class Pipeline:
         reference: list[np.ndarray] | None = None,
         progress: bool = False,
         workers: int = 1,
+        window: Tensor | None = None,
+        labels: Tensor | None = None,
     ) -> VerifyResult:
         """Lava (built from ``qfile``) against the reference (from the model) on ``x``.
 
         ``reference`` may pass the Lava-timed reference of ``x`` when the caller already has
         it (the deployment's test-set run); otherwise it is run here. ``workers``: Lava
-        runtimes in separate processes, each on a shard of the samples.
+        runtimes in separate processes, each on a shard of the samples. ``window`` (B, T) and
+        ``labels`` (B,), when known, go into the result (the float backend's classes and the
+        plots read the window; the network's default window otherwise).
         """
         from sg_lava.processes.runner import encode_inputs, run_samples
 
@@ -400,10 +466,19 @@ class Pipeline:
             raise UserError(
                 f"model input {self.net.input_shape} and file input {qfile.input_shape} differ"
             )
+        if window is None:
+            # a task's model run on inputs without their window: every step
+            rule = "all" if self.readout == "task" else self.readout
+            window = readout_mask(self.net, x.shape[0], x.shape[1], rule=rule)
         xs = encode_inputs(qfile, x.numpy(), backend)
         lava = run_samples(qfile, xs, backend, progress, workers)
+        extra = {
+            "inputs": x.numpy(),
+            "window": window.numpy(),
+            "labels": None if labels is None else labels.numpy(),
+        }
         if backend == "float":
-            return self._verify_float(qfile, x, lava)
+            return self._verify_float(qfile, x, lava, extra)
         if reference is None:
             reference = self.reference("verify", x, timing="lava").layers()
         layers, first = compare(qfile, reference, lava)
@@ -415,16 +490,24 @@ class Pipeline:
             backend,
             parameter_mismatches(self.qnet, qfile),
             output_scale=2.0 ** -qfile.layers[-1].frac_bits,
+            **extra,
         )
 
     def _verify_float(
-        self, qfile: QuantizedNetwork, x: Tensor, lava: list[np.ndarray]
+        self, qfile: QuantizedNetwork, x: Tensor, lava: list[np.ndarray], extra: dict
     ) -> VerifyResult:
-        """Lava floating_pt (file parameters) against the float model: agreement within 5 %."""
+        """Lava floating_pt (the file's parameters) against the float model with its weights
+        on the file's weight grid, in real units: within :data:`FLOAT_TOLERANCE`, and the
+        same class per sample (docs/model.md)."""
+        net = copy.deepcopy(self.net).double()
+        for layer in net.gamma_layers:
+            layer.weight_bits = qfile.spec.weight_bits  # the rounding sg-export does
         with torch.no_grad():
-            net = copy.deepcopy(self.net).double()
             out, spikes = net(x.double(), timing="lava", return_spikes=True)
         reference = [s.numpy() for s in spikes] + [out.numpy()]
         lava = [a / 2.0**L.frac_bits for a, L in zip(lava, qfile.layers)]
-        layers, first = compare(qfile, reference, lava, close=0.05)
-        return VerifyResult(layers, first, reference, lava, "float")
+        layers, first = compare(qfile, reference, lava, tolerance=FLOAT_TOLERANCE)
+        window = torch.as_tensor(extra["window"])
+        classes = [predict(torch.as_tensor(o), window) for o in (reference[-1], lava[-1])]
+        agree = int((classes[0] == classes[1]).sum())
+        return VerifyResult(layers, first, reference, lava, "float", classes_agree=agree, **extra)

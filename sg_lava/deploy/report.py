@@ -15,7 +15,8 @@ import torch
 
 from sg_lava.data.tasks import TaskData
 from sg_lava.deploy.pipeline import Pipeline
-from sg_lava.deploy.verify import VerifyResult, plot_rasters
+from sg_lava.deploy.rasters import plot_rasters
+from sg_lava.deploy.verify import VerifyResult
 from sg_lava.export import hdf5
 from sg_lava.files import atomic_write
 from sg_lava.model.timing import pad_steps, predict, shift_mask
@@ -100,7 +101,13 @@ def deploy(
     same = qfile.timing == "lava" and not ev.file_differs
     x, mask = pad_steps(test.x[:n], lag), shift_mask(test.mask[:n], lag)
     res = pipe.verify(
-        qfile, x, reference=ev.reference if same else None, progress=progress, workers=workers
+        qfile,
+        x,
+        reference=ev.reference if same else None,
+        progress=progress,
+        workers=workers,
+        window=mask,
+        labels=test.y[:n],
     )
     plot_rasters(res, folder / "raster.png")
     lava_pred = predict(torch.as_tensor(res.lava[-1]).double(), mask).numpy()

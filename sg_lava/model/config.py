@@ -121,6 +121,25 @@ def check_config(raw: Any, where: str = "network config") -> dict[str, Any]:
     return cfg
 
 
+def architecture(config: dict[str, Any]) -> str:
+    """A checked config's layers and sizes in one line, e.g. ``input [2], dense 32, dense 3;
+    K 8`` (for messages that compare two networks)."""
+    parts = [f"input {list(config['input_shape'])}"]
+    for spec in config["layers"]:
+        kind = spec["type"]
+        if kind == "dense":
+            size = str(spec["out_features"])
+        elif kind == "conv":
+            extra = [f"{k[0]}{spec[k]}" for k in ("stride", "padding", "dilation") if k in spec]
+            size = " ".join([str(spec["out_channels"]), f"k{spec['kernel_size']}", *extra])
+        else:
+            size = str(spec.get("kernel_size", ""))
+        own = [f"{k} {spec[k]}" for k in ("K", "per_synapse") if k in spec]
+        parts.append(f"{kind} {size}".strip() + (f" ({', '.join(own)})" if own else ""))
+    synapse = ", per-synapse" if config.get("per_synapse") else ""
+    return f"{', '.join(parts)}; K {config['K']}{synapse}"
+
+
 def _layer(spec: dict[str, Any], where: str) -> None:
     kind = spec.get("type")
     if kind not in LAYER_KEYS:

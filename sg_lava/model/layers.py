@@ -53,6 +53,10 @@ class GammaLayer(nn.Module):
             return self.held["alpha"]
         return torch.sigmoid(self.alpha_logit)
 
+    def neuron_repr(self) -> str:
+        """The neuron settings for ``repr``: ``K=4`` (and per-synapse bucket weights)."""
+        return f"K={self.K}" + (", per_synapse" if self.per_synapse else "")
+
     def synapse(self, s: Tensor, weight: Tensor) -> Tensor:
         """Apply a synaptic weight of this layer's geometry to ``s`` (batch, *in_shape)."""
         raise NotImplementedError
@@ -106,6 +110,9 @@ class GammaDense(GammaLayer):
         self.in_features = in_features
         self.out_features = out_features
 
+    def extra_repr(self) -> str:
+        return f"{self.in_features} -> {self.out_features}, {self.neuron_repr()}"
+
     def synapse(self, s: Tensor, weight: Tensor) -> Tensor:
         return s @ weight.t()
 
@@ -143,6 +150,14 @@ class GammaConv2d(GammaLayer):
         self.stride = _pair(stride)
         self.padding = _pair(padding)
         self.dilation = _pair(dilation)
+
+    def extra_repr(self) -> str:
+        geometry = [f"kernel_size={self.kernel_size}"]
+        for name, plain in (("stride", (1, 1)), ("padding", (0, 0)), ("dilation", (1, 1))):
+            if getattr(self, name) != plain:
+                geometry.append(f"{name}={getattr(self, name)}")
+        sizes = f"{self.in_channels} -> {self.out_channels}"
+        return f"{sizes}, {', '.join(geometry)}, {self.neuron_repr()}"
 
     def synapse(self, s: Tensor, weight: Tensor) -> Tensor:
         if not s.dtype.is_floating_point:  # integer (fixed-point) input: exact in float64
@@ -191,6 +206,9 @@ class SumPool2d(nn.Module):
     def __init__(self, kernel_size: int) -> None:
         super().__init__()
         self.kernel_size = int(kernel_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}"
 
     def forward(self, s: Tensor) -> Tensor:
         k = self.kernel_size

@@ -18,7 +18,7 @@ import torch
 from sg_lava import __version__
 from sg_lava.errors import UserError
 from sg_lava.files import atomic_write
-from sg_lava.model.config import check_config
+from sg_lava.model.config import architecture, check_config
 from sg_lava.model.network import GammaNetwork
 
 MODEL_FORMAT = "sg-lava-model"
@@ -113,6 +113,23 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
     for key in ("config", "state_dict"):
         if not isinstance(payload.get(key), dict):
             raise UserError(f"{path} lacks its {key}")
+    return payload
+
+
+def load_weights(net: GammaNetwork, path: str | Path) -> dict[str, Any]:
+    """Copy the weights of the model file at ``path`` into ``net`` (fine-tuning) and return
+    the file's dict. The file's network must have the same layers and sizes; the neuron
+    settings that hold no weight (``theta0``, ``m_f``, ``timing``, ``weight_bits``, ``F``)
+    are ``net``'s own."""
+    theirs, payload = load_model(path)
+    shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    same = architecture(theirs.config) == architecture(net.config)
+    if not same or {k: tuple(v.shape) for k, v in theirs.state_dict().items()} != shapes:
+        raise UserError(
+            f"{path}: its network ({architecture(theirs.config)}) is not the one trained here "
+            f"({architecture(net.config)}); starting from a model file needs the same layers"
+        )
+    net.load_state_dict(theirs.state_dict())
     return payload
 
 

@@ -129,6 +129,11 @@ class GammaNetwork(nn.Module):
         self.theta0 = float(self.config["theta0"])
         self.m_f = float(self.config["m_f"])
 
+    def extra_repr(self) -> str:
+        return f"input_shape={self.input_shape}, timing={self.timing!r}, theta0={self.theta0:g}" + (
+            f", weight_bits={self.config['weight_bits']}" if self.config["weight_bits"] else ""
+        )
+
     @property
     def timing(self) -> str:
         return self.config["timing"]

@@ -1,14 +1,15 @@
 """A training run's files beside ``model.pt``: checkpoint, best model, metrics, curve.
 
-For ``--out runs/model.pt``:
+For ``--out runs/model.pt`` (the paths: :class:`~sg_lava.training.runfiles.RunFiles`):
 
 * ``runs/model.ckpt.pt`` — the last complete epoch: model, optimizer, scheduler and every
   random state (torch, CUDA, numpy, python, the data-order generator), so that ``--resume``
   finishes with the same model as a run that was never interrupted;
 * ``runs/model.best.pt`` — the model file (``model_io``) of the epoch with the best
   validation accuracy;
-* ``runs/model.metrics.jsonl`` — one JSON object per epoch;
-* ``runs/model.curve.png`` — the learning curve.
+* ``runs/model.metrics.jsonl`` — one JSON object per epoch: training loss (mean over the
+  epoch's batches) and accuracy, validation loss and accuracy, the learning rate, seconds;
+* ``runs/model.curve.png`` — the learning curve of those.
 
 Everything is written atomically (:func:`sg_lava.files.atomic_write`), so Ctrl-C at any
 moment leaves the last complete checkpoint usable; the checkpoint is a plain dict of
@@ -18,9 +19,9 @@ tensors and plain types that loads with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import json
+import math
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,75 +30,12 @@ import numpy as np
 import torch
 
 from sg_lava.errors import UserError
-from sg_lava.files import (
-    atomic_write,
-    check_destination,
-    output_lock,
-    remove_stale_temporaries,
-)
+from sg_lava.files import atomic_write
 from sg_lava.model.modelfile import load_torch_file, save_torch_file
+from sg_lava.training.runfiles import RunFiles
 
 CHECKPOINT_FORMAT = "sg-lava-checkpoint"
 CHECKPOINT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class RunFiles:
-    """The paths of one run's files, named after the model file."""
-
-    model: Path
-
-    @classmethod
-    def beside(cls, model_path: str | Path) -> RunFiles:
-        return cls(Path(model_path))
-
-    def _sibling(self, suffix: str) -> Path:
-        stem = self.model.name[: -len(self.model.suffix)] if self.model.suffix else self.model.name
-        return self.model.with_name(stem + suffix)
-
-    @property
-    def checkpoint(self) -> Path:
-        return self._sibling(".ckpt.pt")
-
-    @property
-    def best(self) -> Path:
-        return self._sibling(".best.pt")
-
-    @property
-    def metrics(self) -> Path:
-        return self._sibling(".metrics.jsonl")
-
-    @property
-    def curve(self) -> Path:
-        return self._sibling(".curve.png")
-
-    @property
-    def every(self) -> tuple[Path, ...]:
-        """Every file a run writes."""
-        return (self.model, self.checkpoint, self.best, self.metrics, self.curve)
-
-    @contextmanager
-    def claimed(self) -> Iterator[None]:
-        """Own the run's files while the block trains and writes them.
-
-        One lock per model file (two runs into one ``--out`` would interleave their files),
-        every destination checked before the first epoch, what a killed run left removed
-        (its temporary files); if the block fails, the files it created are removed, so a
-        failed run leaves nothing. Ctrl-C keeps them: the checkpoint is for ``--resume``.
-        """
-        with output_lock(self.model):
-            for path in self.every:
-                check_destination(path)
-                remove_stale_temporaries(path)
-            existed = {path for path in self.every if path.exists()}
-            try:
-                yield
-            except KeyboardInterrupt:
-                raise
-            except BaseException:
-                for path in set(self.every) - existed:
-                    path.unlink(missing_ok=True)
-                raise
 
 
 def rng_states(order: torch.Generator) -> dict[str, Any]:
@@ -150,16 +88,54 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def check_same_run(payload: dict[str, Any], path: Path, config: dict, settings: dict) -> None:
-    """Refuse to resume a checkpoint of another network or other training settings."""
+    """Refuse to resume a checkpoint of another network or other training settings, or to
+    end before the epochs it has done (more epochs than it was asked for extend it)."""
     if payload.get("config") != config:
         raise UserError(f"{path} holds another network than the one asked for; cannot resume")
     recorded = payload.get("settings")
     if not isinstance(recorded, dict):
         raise UserError(f"{path}: 'settings' must be a table of training settings; cannot resume")
-    differ = sorted(k for k in settings if recorded.get(k) != settings[k])
+    history = payload.get("history")
+    done = len(history) if isinstance(history, list) else 0
+    if settings["epochs"] < done:
+        raise UserError(
+            f"{path} has done {done} epochs; --epochs {settings['epochs']} would end before "
+            f"them (give more than {done} to extend the run)"
+        )
+    differ = sorted(k for k in settings if k != "epochs" and recorded.get(k) != settings[k])
     if differ:
         got = ", ".join(f"{k} {recorded.get(k)!r} vs {settings[k]!r}" for k in differ)
         raise UserError(f"{path} was trained with other settings ({got}); cannot resume")
+
+
+def recorded_epochs(files: RunFiles) -> int:
+    """The epochs the run in ``files`` was asked for (``--resume`` without ``--epochs``)."""
+    epochs = load_checkpoint(files.checkpoint).get("settings", {}).get("epochs")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise UserError(f"{files.checkpoint} records no number of epochs")
+    return epochs
+
+
+def cosine_lr(base: float, step: int, total: int) -> float:
+    """The cosine schedule's rate after ``step`` of ``total`` steps (from ``base`` to 0)."""
+    return 0.5 * base * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
+def extend_schedule(sched: torch.optim.lr_scheduler.CosineAnnealingLR, total: int) -> None:
+    """Put a resumed run's cosine schedule on ``total`` steps, at the step it reached.
+
+    The rule for ``--resume --epochs N``: the rate follows the cosine of a run asked for N
+    epochs from the start, from the step the run is at, as if N had been asked for from
+    the beginning (so a finished run's rate, at 0, rises again to that curve). With the
+    run's own total nothing changes: a resumed run stays exactly the uninterrupted one.
+    """
+    if sched.T_max == total:
+        return
+    sched.T_max = total
+    rates = [cosine_lr(base, sched.last_epoch, total) for base in sched.base_lrs]
+    for group, lr in zip(sched.optimizer.param_groups, rates):
+        group["lr"] = lr
+    sched._last_lr = rates
 
 
 def write_metrics(path: Path, history: list[dict]) -> None:
@@ -169,30 +145,58 @@ def write_metrics(path: Path, history: list[dict]) -> None:
 
 
 def plot_curve(path: Path, history: list[dict]) -> None:
-    """Training loss and validation accuracy against the epoch, as a PNG."""
+    """The learning curve as a PNG: loss (training, validation), accuracy (training,
+    validation; the best validation epoch marked) and the learning rate, per epoch."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [e["epoch"] for e in history]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(epochs, [e["loss"] for e in history], "o-", color="tab:blue", label="training loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss", color="tab:blue")
+
+    def series(ax, key: str, style: str, label: str) -> None:
+        points = [(e["epoch"], e[key]) for e in history if key in e]
+        if points:
+            ax.plot(*zip(*points), style, label=label, ms=4)
+
+    fig, (loss, acc, lr) = plt.subplots(
+        3, 1, figsize=(6.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.4]}
+    )
+    series(loss, "loss", "o-", "training (mean over the epoch)")
+    series(loss, "val_loss", "s-", "validation (end of epoch)")
+    loss.set_ylabel("loss per readout step")
+    series(acc, "train_accuracy", "o-", "training (first samples, end of epoch)")
+    series(acc, "accuracy", "s-", "validation (end of epoch)")
     scored = [e for e in history if "accuracy" in e]
     if scored:
-        acc = ax.twinx()
-        acc.plot(
-            [e["epoch"] for e in scored],
-            [e["accuracy"] for e in scored],
-            "s-",
-            color="tab:orange",
-            label="validation accuracy",
+        best = max(scored, key=lambda e: e["accuracy"])  # the first of the best, as saved
+        acc.axvline(best["epoch"], color="grey", ls=":", lw=1)
+        right = best["epoch"] > (min(epochs) + max(epochs)) / 2
+        acc.annotate(
+            f"best validation: epoch {best['epoch']}, {best['accuracy']:.3f}",
+            (best["epoch"], 0.03),
+            xytext=(-4 if right else 4, 0),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize=8,
+            color="grey",
         )
-        acc.set_ylabel("validation accuracy", color="tab:orange")
-        acc.set_ylim(0, 1.02)
-    ax.set_title("learning curve")
+    acc.set_ylim(0, 1.02)
+    acc.set_ylabel("accuracy")
+    series(lr, "lr", ".-", "learning rate")
+    lr.set_ylabel("learning rate\n(epoch start)")
+    lr.set_xlabel("epoch")
+    lr.set_ylim(bottom=0)
+    lr.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if epochs:
+        lr.set_xlim(min(epochs) - 0.3, max(epochs) + 0.3)
+    for ax in (loss, acc):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="best")
+    for ax in (loss, acc, lr):
+        ax.grid(alpha=0.3)
+    loss.set_title(f"learning curve ({len(history)} epochs)")
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)

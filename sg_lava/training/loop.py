@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sg_lava.data.streaming import VALIDATION_BATCH
+from sg_lava.data.streaming import VALIDATION_BATCH, StreamData
 from sg_lava.data.tasks import TaskData
 from sg_lava.devices import resolve_device
 from sg_lava.errors import UserError
@@ -35,13 +35,21 @@ from sg_lava.training.budget import check_training_memory
 from sg_lava.training.checkpoints import (
     Checkpoints,
     check_same_run,
+    extend_schedule,
     load_checkpoint,
     resume_from,
     rng_states,
 )
+from sg_lava.training.checks import check_training_data
 from sg_lava.training.config import TrainConfig
 from sg_lava.training.distributed import current
-from sg_lava.training.steps import SpikeCost, Stepper, train_batch_bptt, train_batch_online
+from sg_lava.training.steps import (
+    SpikeCost,
+    Stepper,
+    step_loss,
+    train_batch_bptt,
+    train_batch_online,
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -71,21 +79,27 @@ def train(
     data: TaskData,
     cfg: TrainConfig,
     *,
-    evaluate: Callable[[GammaNetwork], dict] | None = None,
+    evaluate: Callable[[GammaNetwork], float | dict[str, float]] | None = None,
     progress: bool | None = None,
     checkpoints: Checkpoints | None = None,
     resume: bool = False,
 ) -> list[dict]:
     """Train ``net`` in place with Adam; returns one history entry per epoch.
 
-    ``evaluate`` (validation scores, :func:`float_scores`: ``accuracy`` chooses the best
-    epoch, every key goes into the epoch's history entry) runs after each epoch; ``checkpoints`` writes the
-    run's files after each epoch and, with ``resume``, continues from the last one.
+    The learning rate follows a cosine from ``cfg.lr`` to 0 over ``cfg.epochs`` (per batch).
+    ``evaluate`` runs after each epoch: the validation accuracy, or a dict of scores
+    (``accuracy`` chooses the best epoch; ``val_loss``, ``train_accuracy``, activity:
+    :func:`float_scores`) that go into the epoch's entry beside ``loss`` (the epoch's mean
+    training loss) and ``lr`` (the rate of its first batch).
+    ``checkpoints`` writes the run's files after each epoch and, with ``resume``, continues
+    from the last one; a ``cfg.epochs`` above the checkpoint's extends the run
+    (:func:`~sg_lava.training.checkpoints.extend_schedule` says how the rate continues).
     ``progress``: a bar (True), nothing (False), or None: a bar on a terminal, else one
     line per epoch. Under ``torchrun`` only rank 0 evaluates, writes and prints.
     """
     if cfg.mode == "ridge":
         raise ValueError("mode 'ridge' has no epochs: sg_lava.training.ridge.train_ridge fits it")
+    check_training_data(net, data, cfg)
     if hasattr(data, "steps"):  # TaskData and StreamData know their steps per sample
         check_training_memory(net, len(data), data.steps, cfg.batch_size, cfg.mode)
     dist = current()
@@ -111,6 +125,7 @@ def train(
         state = load_checkpoint(path)
         check_same_run(state, path, net.config, cfg.settings())
         history, best = resume_from(state, path, net, opt, sched, gen)
+        extend_schedule(sched, cfg.epochs * n_batches)
     ddp = None
     traced = cfg.mode == "online" and cfg.credit != "step"  # averages its gradients itself
     if dist.world > 1 and not traced:
@@ -131,6 +146,7 @@ def train(
             start = time.perf_counter()
             net.train()
             losses = []
+            lr = opt.param_groups[0]["lr"]
             for x, y, mask in data.batches(cfg.batch_size, gen):
                 raise_pending()
                 x, mask = pad_steps(x, net.latency), shift_mask(mask, net.latency)
@@ -147,10 +163,11 @@ def train(
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses):.3f}")
             mean = dist.all_sum(float(np.sum(losses))) / dist.world / len(losses)
             check_finite(net, mean, epoch + 1, cfg.lr)
-            entry = {"epoch": epoch + 1, "loss": mean}
+            entry = {"epoch": epoch + 1, "loss": mean, "lr": lr}
             improved = False
             if evaluate is not None and dist.main:
-                entry |= evaluate(net)
+                scores = evaluate(net)
+                entry.update(scores if isinstance(scores, dict) else {"accuracy": scores})
                 improved = best is None or entry["accuracy"] > best["accuracy"]
                 if improved:
                     best = {"epoch": epoch + 1, "accuracy": entry["accuracy"]}
@@ -218,30 +235,49 @@ def epoch_line(entry: dict, epochs: int) -> str:
 
 
 @torch.no_grad()
-def float_scores(net: GammaNetwork, data: TaskData, batch_size: int = VALIDATION_BATCH) -> dict:
-    """Held-out accuracy of the float model in its own timing, with its activity: hidden
-    spikes per neuron per step and synaptic operations per inference
-    (:mod:`sg_lava.model.activity`; the padded latency steps included)."""
+def float_scores(
+    net: GammaNetwork,
+    data: TaskData | StreamData,
+    loss: str | None = None,
+    batch_size: int = VALIDATION_BATCH,
+    activity: bool = True,
+) -> dict[str, float]:
+    """Held-out accuracy of the float model in its own timing; with ``loss``, its mean loss
+    per readout step (normalised as training's); with ``activity``, its hidden spikes per
+    neuron per step and synaptic operations per inference (:mod:`sg_lava.model.activity`,
+    the padded latency steps included)."""
     net.eval()
     lag = net.latency
     device = next(net.parameters()).device
-    fans = fanouts(net)
-    correct = 0
+    fans = fanouts(net) if activity else []
+    correct, total, steps = 0, 0.0, 0
     parts = []
     for x, y, mask in data.batches(batch_size):
-        x = pad_steps(x, lag).to(device)
-        out, spikes = net(x, return_spikes=True)
-        correct += int((predict(out.cpu(), shift_mask(mask, lag)) == y).sum())
-        sources = [net.encode_input(x).cpu(), *(s.cpu() for s in spikes)]
-        parts.append(measure(sources, [f.view(s.shape[2:]) for f, s in zip(fans, sources)]))
-    act = combine(parts)
-    return {
-        "accuracy": correct / len(data),
-        "spikes_per_neuron_step": act.total_spikes_per_neuron_step,
-        "synops_per_inference": act.total_synops,
-    }
+        xp, window = pad_steps(x, lag).to(device), shift_mask(mask, lag)
+        if activity:
+            out, spikes = net(xp, return_spikes=True)
+            sources = [net.encode_input(xp).cpu(), *(s.cpu() for s in spikes)]
+            parts.append(measure(sources, [f.view(s.shape[2:]) for f, s in zip(fans, sources)]))
+        else:
+            out = net(xp)
+        out = out.cpu()
+        correct += int((predict(out, window) == y).sum())
+        if loss is not None:
+            labels = y.unsqueeze(1).expand_as(window)[window]
+            total += float(step_loss(out[window], labels, loss, data.n_classes))
+            steps += int(window.sum())
+    scores = {"accuracy": correct / len(data)}
+    if loss is not None:
+        scores["loss"] = total / max(steps, 1)
+    if activity:
+        act = combine(parts)
+        scores["spikes_per_neuron_step"] = act.total_spikes_per_neuron_step
+        scores["synops_per_inference"] = act.total_synops
+    return scores
 
 
-def float_accuracy(net: GammaNetwork, data: TaskData, batch_size: int = VALIDATION_BATCH) -> float:
+def float_accuracy(
+    net: GammaNetwork, data: TaskData | StreamData, batch_size: int = VALIDATION_BATCH
+) -> float:
     """Held-out accuracy of the float model in its own timing."""
-    return float_scores(net, data, batch_size)["accuracy"]
+    return float_scores(net, data, None, batch_size, activity=False)["accuracy"]

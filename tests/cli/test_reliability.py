@@ -257,13 +257,21 @@ def test_a_folder_destination_is_refused(work):
     check_refused(res, work, before, "is a folder")
 
 
-def test_a_missing_folder_fails_before_export_and_before_training(work):
+def test_a_file_in_the_way_of_a_folder_fails_before_export_and_before_training(work):
+    (work / "file").write_text("not a folder")
     before = snapshot(work)
-    res = run("sg-export", str(work / "model.pt"), str(work / "no" / "net.h5"))
-    check_refused(res, work, before, "destination folder does not exist")
-    res = run("sg-lava", "train", "delay", "--out", str(work / "no" / "model.pt"), "--quiet")
-    check_refused(res, work, before, "destination folder does not exist")
+    res = run("sg-export", str(work / "model.pt"), str(work / "file" / "new" / "net.h5"))
+    check_refused(res, work, before, "is not a folder")
+    res = run("sg-lava", "train", "delay", "--out", str(work / "file" / "model.pt"), "--quiet")
+    check_refused(res, work, before, "is not a folder")
     assert res.seconds < 60  # refused before training (which takes minutes)
+    assert sorted(p.name for p in work.iterdir() if p.is_dir()) == []
+
+
+def test_missing_folders_of_an_output_are_made(work):
+    res = run("sg-export", str(work / "model.pt"), str(work / "a" / "b" / "net.h5"))
+    assert res.code == 0, res.err[-2000:]
+    assert hdf5.read(work / "a" / "b" / "net.h5").layers
 
 
 def test_a_read_only_folder_is_refused(work):

@@ -124,8 +124,8 @@ def test_sigterm_while_writing_leaves_no_temporary_file(tmp_path):
         atomic_write(dest, interrupted)
     assert dest.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["net.h5"]
-    with pytest.raises(UserError):
-        atomic_write(tmp_path / "missing" / "x", lambda f: None)
+    with pytest.raises(UserError):  # a file where a folder would have to be made
+        atomic_write(tmp_path / "net.h5" / "x", lambda f: None)
 
 
 @pytest.fixture(scope="module")

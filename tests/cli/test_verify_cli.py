@@ -62,15 +62,29 @@ def test_one_bit_change_in_a_weight_is_caught_with_its_layer(delay_files, tmp_pa
 
 
 @pytest.mark.slow
-def test_float_backend_reports_agreement_with_the_float_model(delay_files):
+def test_float_backend_prints_its_tolerance_and_passes_a_healthy_model(delay_files, tmp_path):
     model, net = delay_files
-    res = cli("sg-lava", "verify", str(model), str(net), "--samples", "2", "--backend", "float")
-    last = res.stdout.strip().splitlines()[-1]
+    res = cli("sg-lava", "verify", str(model), str(net), "--samples", "8", "--backend", "float")
+    lines = res.stdout.strip().splitlines()
+    assert lines[-2].startswith("tolerance (float): |Lava - float| <= 1% of each layer")
     m = re.fullmatch(
-        r"verify: (\d+)/(\d+) spike events agree with float \((\d+\.\d\d)%\); .*", last
+        r"verify: (\d+)/(\d+) outputs within tolerance of float \((\d+\.\d\d)%\), classes "
+        r"agree on 8/8 samples; first departure: (none|layer \d, neuron .*, step \d+: "
+        r"reference .*, Lava .* \(differ by .*, tolerance .*\))",
+        lines[-1],
     )
-    assert m, last
-    assert float(m.group(3)) >= 95.0 and res.returncode == 0, res.stdout
+    assert m and float(m.group(3)) >= 99.0 and res.returncode == 0, res.stdout + res.stderr
+    bad = tmp_path / "negated.h5"  # the output layer's weights negated
+    bad.write_bytes(net.read_bytes())
+    with h5py.File(bad, "r+") as h:
+        h["layer/2/weight"][...] = -h["layer/2/weight"][()]
+    res = cli("sg-lava", "verify", str(model), str(bad), "--samples", "8", "--backend", "float")
+    last = res.stdout.strip().splitlines()[-1]
+    assert res.returncode == 1, last
+    m = re.search(
+        r"\((\d+\.\d\d)%\).*first departure: layer 1, neuron \(\d,\), sample 0, step", last
+    )
+    assert m and float(m.group(1)) < 99.0, last
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ def test_converted_shd_bins_exactly_as_tonic_streams_it(tmp_path, capsys):
     write_hsd(tmp_path / "data", split="train", n=6, seed=0)
     write_hsd(tmp_path / "data", split="test", n=4, seed=1)
     assert (
-        main(["convert", "tonic", "SHD", str(tmp_path / "data"), "--out", str(tmp_path / "conv")])
+        main(["convert", "tonic", "shd", str(tmp_path / "data"), "--out", str(tmp_path / "conv")])
         == 0
     )
     assert "train.h5 (6 samples), test.h5 (4)" in capsys.readouterr().out
@@ -31,6 +31,7 @@ def test_converted_shd_bins_exactly_as_tonic_streams_it(tmp_path, capsys):
     "name,data,message",
     [
         ("Foo", "data", "unknown tonic dataset 'Foo'"),
+        ("nmnst", "data", "unknown tonic dataset 'nmnst'; did you mean NMNIST? tonic has"),
         ("NMNIST", "data", "NMNIST data not found in"),
         ("SHD", "data", "SHD train data not found: put shd_train.h5.zip"),
     ],
@@ -40,6 +41,7 @@ def test_missing_or_unknown_datasets_get_one_line_and_no_download(tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / data / name).exists() or not any((tmp_path / data / name).iterdir())
+    assert not (tmp_path / "o").exists()  # a failed conversion leaves no output folder
 
 
 def test_disk_cache_gives_the_same_batches_and_fills_the_cache(tmp_path):

@@ -55,9 +55,16 @@ def test_a_data_run_chooses_its_model_on_validation_and_measures_test_once(tmp_p
     write_user_npz(tmp_path / "data", n_train=40, n_test=12)
     (tmp_path / "net.toml").write_text(NET)
     seen = []
-    real = experiment.float_scores
+    scores, accuracy = experiment.float_scores, experiment.float_accuracy
     monkeypatch.setattr(
-        experiment, "float_scores", lambda net, data: seen.append(len(data)) or real(net, data)
+        experiment,
+        "float_scores",
+        lambda net, data, loss=None: seen.append(("scores", len(data))) or scores(net, data, loss),
+    )
+    monkeypatch.setattr(
+        experiment,
+        "float_accuracy",
+        lambda net, data: seen.append(("accuracy", len(data))) or accuracy(net, data),
     )
     res = experiment.train_user(
         tmp_path / "net.toml",
@@ -67,8 +74,9 @@ def test_a_data_run_chooses_its_model_on_validation_and_measures_test_once(tmp_p
         progress=False,
         mode="online",
     )
-    # 3 epochs on the validation split (4 of the 40 training samples), then the test split
-    assert seen == [4, 4, 4, 12]
+    # each of 3 epochs: the validation split (4 of the 40 training samples) chooses, the 36
+    # others give the curve's training accuracy; then the test split, once
+    assert seen == [("scores", 4), ("accuracy", 36)] * 3 + [("scores", 12)]
     assert [e["epoch"] for e in res.history] == [1, 2, 3] and "accuracy" in res.history[0]
     assert (tmp_path / "m.best.pt").is_file()
     from sg_lava.model.modelfile import load_model
