@@ -84,9 +84,12 @@ def sg_lava(*args: str, threads: int) -> subprocess.CompletedProcess:
     return res
 
 
-def net_toml(channels: int, classes: int) -> str:
+def net_toml(channels: int, classes: int, theta0: float | None = None) -> str:
+    """The benchmark's network: dense C-256-classes, the data recipe's settings (``theta0``:
+    another spike threshold)."""
+    code = "" if theta0 is None else f"theta0 = {theta0!r}\n"
     return (
-        f'input_shape = [{channels}]\n\n[[layers]]\ntype = "dense"\nout_features = {HIDDEN}\n\n'
+        f'input_shape = [{channels}]\n{code}\n[[layers]]\ntype = "dense"\nout_features = {HIDDEN}\n\n'
         f'[[layers]]\ntype = "dense"\nout_features = {classes}\n'
     )
 
@@ -98,6 +101,7 @@ def run_one(name: str, seed: int, data: Path, folder: Path, args) -> dict:
     model, best, net = run / "model.pt", run / "model.best.pt", run / "net.h5"
     start = time.perf_counter()
     train = ["train", "--data", str(data), "--net", str(folder / "net.toml"), "--out", str(model)]
+    train += ["--overwrite"]  # a run this benchmark left unfinished is done again
     sg_lava("sg-lava", *train, "--seed", str(seed), "--quiet", threads=args.threads)
     seconds = time.perf_counter() - start
     deployed = best if best.is_file() else model

@@ -1,12 +1,14 @@
 """Accuracy against spikes: the trade-off that a spike cost buys, measured end to end.
 
-    python bench/sparsity.py [--cells dp1 dp4 echo1 GunPoint ...] [--costs 0 0.01 0.03 0.1]
-        [--seeds 0 1 2] [--mode bptt] [--out runs/sparsity] [--table docs/sparsity.md]
-        [--plot docs/sparsity.png] [--threads 1] [--resume]
+    python bench/sparsity.py [--cells dp1 dp4 echo1 GunPoint ...] [--costs 0 0.03 0.1 0.3]
+        [--thetas 0.1 0.2 0.4 0.8] [--seeds 0 1 2] [--mode bptt] [--out runs/sparsity]
+        [--table docs/sparsity.md] [--plot docs/sparsity.png] [--threads 1] [--resume]
 
-Each cell (a built-in task at a resolution, or a UEA/UCR set of ``bench/real_data.py``) is
-trained with each spike cost and seed through the command line a user runs
-(``sg-lava train ... --spike-cost L``), and its best-validation model is exported and
+Each cell is trained through the command line a user runs, once per setting of its knob and
+seed: a built-in task at a resolution with each spike cost (``sg-lava train TASK
+--spike-cost L``); a UEA/UCR set of ``bench/real_data.py``, whose data recipe fits its
+readout in closed form (``--mode ridge``, no gradient to carry a cost), with each spike
+threshold ``theta0`` of its ``net.toml``. The best-validation model is exported and
 measured: float and exported fixed-point test accuracy and the file's hidden spikes per
 neuron per step and synaptic operations per inference on the whole test set
 (``sg-lava evaluate --json``), ``sg-lava verify`` on a few test samples (Lava against the
@@ -32,25 +34,34 @@ TASKS = {"dp1": ("delay-precise", 1), "dp4": ("delay-precise", 4), "echo1": ("ec
 BEGIN, END = "<!-- sparsity table -->", "<!-- end sparsity table -->"
 
 
-def train_args(cell: str, out: Path, data_root: Path) -> tuple[list[str], list[str]]:
-    """The ``sg-lava train`` arguments of a cell, and what ``evaluate``/``plan`` take."""
+def knob(cell: str) -> str:
+    """What a cell's sweep sets: the spike cost (tasks) or the spike threshold (data)."""
+    return "spike cost" if cell in TASKS else "theta0"
+
+
+def train_args(cell: str, value: float, run: Path, data_root: Path, mode: str | None):
+    """The ``sg-lava train`` arguments of a cell at one knob value, and the source that
+    ``evaluate``/``plan`` take."""
     if cell in TASKS:
         task, r = TASKS[cell]
-        return [task, "--resolution", str(r)], ["--task", task]
+        how = [task, "--resolution", str(r), "--spike-cost", str(value)]
+        return how + (["--mode", mode] if mode else []), ["--task", task]
     data = data_root / "data" / cell
-    return ["--data", str(data), "--net", str(data_root / cell / "net.toml")], ["--data", str(data)]
+    info = json.loads((data / "normalisation.json").read_text())
+    toml = run / "net.toml"
+    toml.write_text(net_toml(info["channels"], len(info["classes"]), theta0=value))
+    return ["--data", str(data), "--net", str(toml)], ["--data", str(data)]
 
 
-def run_one(cell: str, cost: float, seed: int, args, data_root: Path) -> dict:
-    run = Path(args.out) / cell / f"cost{cost:g}" / f"s{seed}"
+def run_one(cell: str, value: float, seed: int, args, data_root: Path) -> dict:
+    run = Path(args.out) / cell / f"{knob(cell).replace(' ', '_')}{value:g}" / f"s{seed}"
     run.mkdir(parents=True, exist_ok=True)
     model, best, net = run / "model.pt", run / "model.best.pt", run / "net.h5"
-    how, source = train_args(cell, Path(args.out), data_root)
-    extra = ["--mode", args.mode] if args.mode else []
+    how, source = train_args(cell, value, run, data_root, args.mode)
     start = time.perf_counter()
     sg_lava(
-        "sg-lava", "train", *how, "--out", str(model), "--seed", str(seed),
-        "--spike-cost", str(cost), "--quiet", *extra, threads=args.threads,
+        "sg-lava", "train", *how, "--out", str(model), "--seed", str(seed), "--overwrite",
+        "--quiet", threads=args.threads,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     deployed = best if best.is_file() else model
@@ -66,7 +77,8 @@ def run_one(cell: str, cost: float, seed: int, args, data_root: Path) -> dict:
     act = plan["activity"]
     return {
         "cell": cell,
-        "cost": cost,
+        "knob": knob(cell),
+        "value": value,
         "seed": seed,
         "float": ev["float_accuracy"],
         "fixed": ev["fixed_accuracy"],
@@ -83,19 +95,19 @@ def run_one(cell: str, cost: float, seed: int, args, data_root: Path) -> dict:
 def cells_of(rows: list[dict]) -> dict[tuple[str, float], list[dict]]:
     out: dict[tuple[str, float], list[dict]] = {}
     for r in rows:
-        out.setdefault((r["cell"], r["cost"]), []).append(r)
+        out.setdefault((r["cell"], r["value"]), []).append(r)
     return out
 
 
 def table(rows: list[dict]) -> str:
     med = statistics.median
     lines = [
-        "| cell | spike cost | seeds | float | fixed point | Lava = reference | hidden spikes / neuron / step | synaptic ops / inference | energy / inference (uJ) | time / inference (us) |",
+        "| cell | knob | seeds | float | fixed point | Lava = reference | hidden spikes / neuron / step | synaptic ops / inference | energy / inference (uJ) | time / inference (us) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (cell, cost), rs in cells_of(rows).items():
+    for (cell, value), rs in cells_of(rows).items():
         lines.append(
-            f"| {cell} | {cost:g} | {len(rs)} | {med(r['float'] for r in rs):.4f} "
+            f"| {cell} | {knob(cell)} {value:g} | {len(rs)} | {med(r['float'] for r in rs):.4f} "
             f"| {med(r['fixed'] for r in rs):.4f} | {sum(r['verified'] for r in rs)}/{len(rs)} "
             f"| {med(r['spikes'] for r in rs):.4f} | {med(r['synops'] for r in rs):.0f} "
             f"| {med(r['energy_uj'] for r in rs):.3f} | {med(r['time_us'] for r in rs):.1f} |"
@@ -120,16 +132,19 @@ def plot(rows: list[dict], path: Path) -> None:
     )
     for ax, cell in zip(axes.flat, cells):
         mine = [r for r in rows if r["cell"] == cell]
-        costs = sorted({r["cost"] for r in mine})
-        for cost in costs:
-            pts = [r for r in mine if r["cost"] == cost]
+        values = sorted({r["value"] for r in mine})
+        for value in values:
+            pts = [r for r in mine if r["value"] == value]
             ax.scatter(
-                [r["spikes"] for r in pts], [r["fixed"] for r in pts], s=18, label=f"cost {cost:g}"
+                [r["spikes"] for r in pts],
+                [r["fixed"] for r in pts],
+                s=18,
+                label=f"{knob(cell)} {value:g}",
             )
         meds = [
-            (statistics.median(r["spikes"] for r in mine if r["cost"] == c),
-             statistics.median(r["fixed"] for r in mine if r["cost"] == c))
-            for c in costs
+            (statistics.median(r["spikes"] for r in mine if r["value"] == v),
+             statistics.median(r["fixed"] for r in mine if r["value"] == v))
+            for v in values
         ]  # fmt: skip
         ax.plot(*zip(*meds), color="0.4", lw=1, zorder=0)
         ax.set_xscale("log")
@@ -147,7 +162,8 @@ def plot(rows: list[dict], path: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", nargs="+", default=[*TASKS, *DATASETS])
-    ap.add_argument("--costs", nargs="+", type=float, default=[0.0, 0.01, 0.03, 0.1])
+    ap.add_argument("--costs", nargs="+", type=float, default=[0.0, 0.03, 0.1, 0.3])
+    ap.add_argument("--thetas", nargs="+", type=float, default=[0.1, 0.2, 0.4, 0.8])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--mode", default=None, help="online or bptt (default: the recipe's)")
     ap.add_argument("--out", default="runs/sparsity")
@@ -170,25 +186,25 @@ def main() -> int:
                 base = name.removesuffix("_eq")
                 source = aeon / "datasets" / "data" / base / f"{name}_TRAIN.ts"
                 sg_lava("sg-lava", "convert", "ucr", str(source), "--out", str(data), threads=1)
-            info = json.loads((data / "normalisation.json").read_text())
-            (data_root / name).mkdir(parents=True, exist_ok=True)
-            (data_root / name / "net.toml").write_text(
-                net_toml(info["channels"], len(info["classes"]))
-            )
     rows_file = out / "rows.jsonl"
     rows = [json.loads(x) for x in rows_file.read_text().splitlines()] if args.resume and rows_file.is_file() else []  # fmt: skip
-    done = {(r["cell"], r["cost"], r["seed"]) for r in rows}
+    done = {(r["cell"], r["value"], r["seed"]) for r in rows}
     for cell in args.cells:
-        for cost in args.costs:
+        for value in args.costs if cell in TASKS else args.thetas:
             for seed in args.seeds:
-                if (cell, cost, seed) in done:
+                if (cell, value, seed) in done:
                     continue
-                row = run_one(cell, cost, seed, args, data_root)
+                row = run_one(cell, value, seed, args, data_root)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
                 text = "".join(json.dumps(r) + "\n" for r in rows)
                 atomic_write(rows_file, lambda f, t=text: f.write(t.encode()))
-    chosen = [r for r in rows if r["cell"] in args.cells and r["cost"] in args.costs]
+    chosen = [
+        r
+        for r in rows
+        if r["cell"] in args.cells
+        and r["value"] in (args.costs if r["cell"] in TASKS else args.thetas)
+    ]
     text = table(chosen)
     print(text)
     if args.table:

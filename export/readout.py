@@ -70,4 +70,6 @@ def check_lengths(lengths: np.ndarray, n: int, T: int) -> np.ndarray:
 def predict(output: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Class per sample: the argmax of the readout ``output`` (n, T, classes) summed over
     the window ``mask`` (n, T)."""
-    return (np.asarray(output, dtype=np.float64) * mask[..., None]).sum(1).argmax(-1)
+    out = np.asarray(output, dtype=np.float64)
+    inside = np.broadcast_to(np.asarray(mask, dtype=bool)[..., None], out.shape)
+    return np.where(inside, out, 0.0).sum(1).argmax(-1)  # not x * 0: inf outside stays out

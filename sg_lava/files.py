@@ -80,7 +80,7 @@ def make_folders(folder: Path) -> list[Path]:
         except FileExistsError:
             pass
         except OSError as err:
-            raise _os_error(made, err) from None
+            raise UserError(f"cannot create the folder {made}: {os_reason(err)}") from None
     return missing[::-1]
 
 
@@ -208,9 +208,22 @@ def _alive(pid: int) -> bool:
 def output_lock(path: PathLike, what: str = "--out") -> Iterator[None]:
     """Hold the one lock of ``path``'s outputs while the block runs: ``.NAME.lock`` beside
     it, taken with ``flock`` (released by the kernel when the holder dies, however it
-    dies) and removed on leaving. A second writer is refused at once, in one line."""
+    dies) and removed on leaving. A second writer is refused at once, in one line. Missing
+    folders of ``path`` are made first, and removed on leaving while they are empty (a run
+    that failed and removed its files leaves no folder either)."""
     path = Path(path)
     lock = path.parent / f".{path.name}.lock"
+    made = make_folders(path.parent)
+    try:
+        with _locked(lock, path, what):
+            yield
+    finally:
+        remove_folders(made)
+
+
+@contextmanager
+def _locked(lock: Path, path: Path, what: str) -> Iterator[None]:
+    """Hold ``flock`` on the file ``lock`` (made if missing) while the block runs."""
     while True:
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)

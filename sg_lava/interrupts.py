@@ -23,6 +23,7 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -178,12 +179,15 @@ def _in_child() -> None:
 
 def _end_daemons() -> None:
     """At exit multiprocessing terminates its daemonic children and waits for them; a
-    guarded child ignores SIGTERM, so it is killed first (SIGCHLD held back: torch would
-    take a killed DataLoader worker for a failed one)."""
+    guarded child ignores SIGTERM, so it is killed first. torch's SIGCHLD handler would take
+    a killed DataLoader worker for a failed one: the default action replaces it (blocking
+    the signal in this thread is not enough, another thread may take it)."""
     import multiprocessing
 
     daemons = [p.pid for p in multiprocessing.active_children() if p.daemon]
     if daemons:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         kill_children(daemons)
 

@@ -31,11 +31,12 @@ def check_training_memory(
 ) -> None:
     """Refuse training whose batches (and validation batches) would not fit the budget.
 
-    Online training keeps one step's graph; BPTT keeps the whole sequence's.
+    Online training keeps one step's graph; BPTT keeps the whole sequence's, and ridge
+    (:mod:`sg_lava.training.ridge`) every step's buckets.
     """
     batch = min(batch, samples)
     inputs = math.prod(net.input_shape)
-    graph_steps = steps if mode == "bptt" else 1
+    graph_steps = 1 if mode == "online" else steps  # bptt, ridge: every step
     values = state_values(net)
     train = batch * (2 * steps * inputs + COPIES * graph_steps * values)
     valid = min(VALIDATION_BATCH, samples) * (2 * steps * inputs + values)

@@ -168,9 +168,11 @@ def train(
             if evaluate is not None and dist.main:
                 scores = evaluate(net)
                 entry.update(scores if isinstance(scores, dict) else {"accuracy": scores})
-                improved = best is None or entry["accuracy"] > best["accuracy"]
+                improved = better_epoch(entry, best, sparser=cfg.counts_spikes)
                 if improved:
                     best = {"epoch": epoch + 1, "accuracy": entry["accuracy"]}
+                    if "spikes_per_neuron_step" in entry:
+                        best["spikes_per_neuron_step"] = entry["spikes_per_neuron_step"]
             entry["seconds"] = round(time.perf_counter() - start, 3)
             history.append(entry)
             if checkpoints is not None and dist.main:
@@ -218,6 +220,22 @@ def check_finite(net: GammaNetwork, loss: float, epoch: int, lr: float) -> None:
     raise UserError(
         f"training diverged in epoch {epoch}: the loss or the weights are no longer finite "
         f"(NaN or inf); try a smaller --lr than {lr:g}"
+    )
+
+
+def better_epoch(entry: dict, best: dict | None, sparser: bool = False) -> bool:
+    """Whether an epoch's validation scores beat the best so far: a higher accuracy, or
+    with ``sparser`` (a run that pays for spikes) the same accuracy at fewer spikes. A run
+    with a spike cost often reaches its accuracy early and spends the later epochs shedding
+    spikes; without the tie rule its best model would be a dense early one."""
+    if best is None or entry["accuracy"] > best["accuracy"]:
+        return True
+    rate, kept = entry.get("spikes_per_neuron_step"), best.get("spikes_per_neuron_step")
+    return (
+        sparser
+        and entry["accuracy"] == best["accuracy"]
+        and None not in (rate, kept)
+        and rate < kept
     )
 
 

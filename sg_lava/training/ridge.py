@@ -30,10 +30,12 @@ from torch import Tensor
 from sg_lava.errors import UserError
 from sg_lava.model.network import GammaNetwork
 from sg_lava.model.timing import pad_steps, shift_mask
+from sg_lava.training.budget import check_training_memory
 
 LAMBDAS = tuple(10.0**e for e in np.arange(-3, 4.01, 0.5))
 QUANTILES = (0.7, 0.95)  # hidden neurons active in 5-30 % of the steps
 MAX_VALUES = 200_000  # readout values per neuron that data_init looks at
+BATCH = 256  # samples whose buckets fit_readout holds at once
 
 
 @torch.no_grad()
@@ -99,7 +101,7 @@ def fit_readout(net: GammaNetwork, data, scale: str = "global") -> dict:
             "weights there: set per_synapse = true in the last [[layers]] of net.toml"
         )
     sums, labels, steps = [], [], []
-    for x, y, mask in data.batches(256):
+    for x, y, mask in data.batches(BATCH):
         m = shift_mask(mask, net.latency).to(x.dtype)
         sums.append((layer_buckets(net, x, -1) * m[:, :, None, None]).sum(1))
         labels.append(y)
@@ -127,7 +129,9 @@ def fit_readout(net: GammaNetwork, data, scale: str = "global") -> dict:
 
 
 def train_ridge(net: GammaNetwork, data, seed: int) -> dict:
-    """Steps 1 and 2 on a training split held in memory; returns the history entry."""
+    """Steps 1 and 2 on a training split held in memory; returns the history entry. Its
+    memory is counted first: batches of :data:`BATCH` samples hold every step's buckets."""
+    check_training_memory(net, len(data), data.steps, BATCH, "ridge")
     if not hasattr(data, "x"):  # streamed data: the closed form needs the samples together
         data = data.head(len(data))
     net.eval()

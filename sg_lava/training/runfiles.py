@@ -93,6 +93,8 @@ def check_new_run(out: str | Path, resume: bool = False, overwrite: bool = False
     ``overwrite``. Nothing is removed here (:func:`clear_run` does, when training starts).
     """
     files = RunFiles.beside(out)
+    for path in files.every:  # a folder or a device where a file goes: that first
+        check_destination(path)
     if resume and overwrite:
         raise UserError("--resume continues the run in --out, --overwrite replaces it: not both")
     if resume:

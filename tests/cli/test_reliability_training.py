@@ -40,7 +40,7 @@ def base(tmp_path_factory) -> Path:
     (d / "net3.toml").write_text(NET_TOML.format(n_in=3))
     (d / "net8.toml").write_text(NET_TOML.format(n_in=8))
     train_user(d / "net3.toml", d / "npz", d / "m.pt", epochs=2, batch_size=4, progress=False,
-               device="cpu")  # fmt: skip
+               device="cpu", mode="online")  # fmt: skip
     Pipeline(d / "m.pt").export(d / "m.h5", allow_saturation=True)
     return d
 
@@ -68,13 +68,16 @@ def refused(res, work: Path, before: dict[str, str], needle: str, code: int = 1)
 
 def train_events(work: Path, *extra: str) -> list[str]:
     return ["train", "--data", str(work / "ev"), "--net", str(work / "net8.toml"),
-            "--bins", "6", "--out", str(work / "out.pt"), "--epochs", "1", "--quiet", *extra]  # fmt: skip
+            "--bins", "6", "--out", str(work / "out.pt"), "--epochs", "1", "--mode", "online",
+            "--quiet", *extra]  # fmt: skip
 
 
 def train_npz(work: Path, *extra: str) -> list[str]:
+    """Train into the base run's m.pt: resumed, or replaced (runs are kept otherwise)."""
+    keep = [] if "--resume" in extra else ["--overwrite"]
     return ["train", "--data", str(work / "npz"), "--net", str(work / "net3.toml"),
             "--out", str(work / "m.pt"), "--epochs", "2", "--batch-size", "4", "--device",
-            "cpu", "--quiet", *extra]  # fmt: skip
+            "cpu", "--mode", "online", "--quiet", *keep, *extra]  # fmt: skip
 
 
 def tiny_task(out: Path, *extra: str) -> list[str]:
@@ -234,7 +237,7 @@ def test_a_data_model_asked_for_its_task_says_to_use_data(work, command):
         (NET_TOML.format(n_in=3).replace("8", "4194304"), "parameters need about 320.0 MiB"),
         (
             NET_TOML.format(n_in=3).replace("8", "1000000"),  # its parameters fit, its state not
-            "training (online): batches of 8 samples (--batch-size) x 6 steps through 1000002 "
+            "training (ridge): batches of 8 samples (--batch-size) x 6 steps through 1000002 "
             "neurons of K up to 3 need about",
         ),
     ],
@@ -586,12 +589,13 @@ def test_under_torchrun_the_failing_ranks_line_is_the_root_cause(work):
 
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                 "--master_addr", "127.0.0.1", "--master_port", str(free_port())]  # fmt: skip
+    (work / "afile").write_text("not a folder")
     res = subprocess.run(
-        [*launcher, "-m", "sg_lava", *tiny_task(work / "nowhere" / "d.pt")],
+        [*launcher, "-m", "sg_lava", *tiny_task(work / "afile" / "d.pt")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert res.returncode == 1
-    ours = "sg-lava: error: destination folder does not exist"
+    ours = "sg-lava: error: cannot make folder"
     assert ours in res.stderr
     root_cause = res.stderr.split("Root Cause")[-1]
     assert f"traceback : {ours}" in root_cause, res.stderr[-3000:]
