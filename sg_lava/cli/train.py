@@ -123,7 +123,8 @@ def register(sub) -> None:
         "--epochs",
         type=POSITIVE,
         default=None,
-        help="epochs (default: the recipe's, 10 with --data; with --resume: the run's)",
+        help="epochs (default: the recipe's, 10 with --data --mode online/bptt; with --resume: "
+        "the run's)",
     )
     train.add_argument(
         "--lr", type=positive_real, default=None, help="learning rate (default: 0.01)"

@@ -144,9 +144,11 @@ def write_metrics(path: Path, history: list[dict]) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def plot_curve(path: Path, history: list[dict]) -> None:
+def plot_curve(path: Path, history: list[dict], best: dict | None = None) -> None:
     """The learning curve as a PNG: loss (training, validation), accuracy (training,
-    validation; the best validation epoch marked) and the learning rate, per epoch."""
+    validation; the best epoch marked: ``best``, else the first of the highest accuracy),
+    the validation set's hidden spikes per neuron per step where recorded, and the
+    learning rate, per epoch."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,9 +162,21 @@ def plot_curve(path: Path, history: list[dict]) -> None:
         if points:
             ax.plot(*zip(*points), style, label=label, ms=4)
 
-    fig, (loss, acc, lr) = plt.subplots(
-        3, 1, figsize=(6.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.4]}
+    spiking = any("spikes_per_neuron_step" in e for e in history)
+    ratios = [3, 3, 1.4, 1.4] if spiking else [3, 3, 1.4]
+    fig, axes = plt.subplots(
+        len(ratios),
+        1,
+        figsize=(6.5, 1.3 + 1.3 * sum(ratios) / 2),
+        sharex=True,
+        gridspec_kw={"height_ratios": ratios},
     )
+    loss, acc, *rest = axes
+    lr = rest[-1]
+    if spiking:
+        series(rest[0], "spikes_per_neuron_step", "s-", "validation")
+        rest[0].set_ylabel("hidden spikes /\nneuron / step")
+        rest[0].set_ylim(bottom=0)
     series(loss, "loss", "o-", "training (mean over the epoch)")
     series(loss, "val_loss", "s-", "validation (end of epoch)")
     loss.set_ylabel("loss per readout step")
@@ -170,7 +184,8 @@ def plot_curve(path: Path, history: list[dict]) -> None:
     series(acc, "accuracy", "s-", "validation (end of epoch)")
     scored = [e for e in history if "accuracy" in e]
     if scored:
-        best = max(scored, key=lambda e: e["accuracy"])  # the first of the best, as saved
+        if best is None or "accuracy" not in best:
+            best = max(scored, key=lambda e: e["accuracy"])  # the first of the best
         acc.axvline(best["epoch"], color="grey", ls=":", lw=1)
         right = best["epoch"] > (min(epochs) + max(epochs)) / 2
         acc.annotate(
@@ -194,7 +209,7 @@ def plot_curve(path: Path, history: list[dict]) -> None:
     for ax in (loss, acc):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="best")
-    for ax in (loss, acc, lr):
+    for ax in axes:
         ax.grid(alpha=0.3)
     loss.set_title(f"learning curve ({len(history)} epochs)")
     fig.tight_layout()
@@ -219,7 +234,7 @@ class Checkpoints:
             self.save_best(net, self.files.best)
         save_checkpoint(self.files.checkpoint, state)
         write_metrics(self.files.metrics, state["history"])
-        plot_curve(self.files.curve, state["history"])
+        plot_curve(self.files.curve, state["history"], state.get("best"))
 
 
 def _conform(value: Any, template: Any, where: str) -> None:

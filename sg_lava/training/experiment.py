@@ -42,6 +42,8 @@ class TrainResult:
     settings: dict[str, Any] = field(default_factory=dict)  # TrainConfig.settings()
 
 
+# what ridge does not use: given with it, a user expects an effect that would not come
+RIDGE_REFUSES = ("epochs", "lr", "batch_size", "loss", "credit", "spike_cost", "spike_target")
 TRAIN_SCORED = 256  # training samples scored after each epoch (the curve's training accuracy)
 
 
@@ -287,6 +289,14 @@ def train_user(
     readout = net.config["readout"]
     user = open_data(data, classes, tuple(net.input_shape), bins, workers, readout)
     given = {k: v for k, v in settings.items() if v is not None}
+    if given.get("mode", DATA_RECIPE["train"]["mode"]) == "ridge":
+        gradient = sorted(k for k in RIDGE_REFUSES if given.get(k))
+        if gradient:
+            names = ", ".join("--" + k.replace("_", "-") for k in gradient)
+            raise UserError(
+                f"{names}: gradient training settings; the --data recipe fits in closed form "
+                "(--mode ridge, docs/real_data.md): give --mode online or bptt to use them"
+            )
     epochs = run_epochs(given.get("epochs"), DATA_RECIPE["train"]["epochs"], out, resume)
     cfg = TrainConfig(
         seed=seed, device=device, **{**DATA_RECIPE["train"], **given, "epochs": epochs}

@@ -84,3 +84,13 @@ def test_a_data_run_chooses_its_model_on_validation_and_measures_test_once(tmp_p
     _, payload = load_model(tmp_path / "m.pt")
     assert payload["task"]["valid_fraction"] == 0.1
     assert payload["samples"]["calibration"].shape[0] == 36  # from the training part only
+
+
+def test_ridge_refuses_the_settings_of_gradient_training(tmp_path):
+    from sg_lava.training.experiment import train_user
+
+    write_user_npz(tmp_path / "data", n_train=40, n_test=12)
+    (tmp_path / "net.toml").write_text(NET)
+    with pytest.raises(UserError, match="--epochs, --lr: gradient training settings"):
+        train_user(tmp_path / "net.toml", tmp_path / "data", tmp_path / "m.pt", epochs=3, lr=0.1)
+    assert not (tmp_path / "m.pt").exists()

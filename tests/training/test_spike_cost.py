@@ -66,3 +66,15 @@ def test_training_with_a_spike_cost_spikes_less(mode):
         rates[cost] = hist[-1]["spikes_per_neuron_step"]
         assert hist[-1]["synops_per_inference"] > 0
     assert rates[2.0] < 0.9 * rates[0.0], rates  # 0.35 against 0.43 here
+
+
+def test_equal_accuracy_at_fewer_spikes_is_the_better_epoch_only_with_a_spike_cost():
+    from sg_lava.training.loop import better_epoch
+
+    best = {"accuracy": 0.9, "spikes_per_neuron_step": 0.3}
+    sparser = {"accuracy": 0.9, "spikes_per_neuron_step": 0.1}
+    assert better_epoch(sparser, best, sparser=True)
+    assert not better_epoch(sparser, best, sparser=False)  # without a cost: the first best
+    assert not better_epoch({"accuracy": 0.89, "spikes_per_neuron_step": 0.01}, best, True)
+    assert better_epoch({"accuracy": 0.91, "spikes_per_neuron_step": 0.5}, best)
+    assert better_epoch(sparser, None)
