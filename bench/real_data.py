@@ -35,7 +35,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from sg_lava.files import atomic_write, with_section
+from rows import add_row, read_rows, write_table
 
 DATASETS = ("GunPoint", "JapaneseVowels_eq", "ItalyPowerDemand", "ArrowHead")
 BEGIN, END = "<!-- real data table -->", "<!-- end real data table -->"
@@ -171,7 +171,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     aeon = aeon_root(out, args.aeon)
     rows_file = out / "rows.jsonl"
-    rows = [json.loads(x) for x in rows_file.read_text().splitlines()] if args.resume and rows_file.is_file() else []  # fmt: skip
+    rows = read_rows(rows_file, args.resume)
     done = {(r["dataset"], r["seed"]) for r in rows}
     published = {}
     for name in args.datasets:
@@ -187,22 +187,12 @@ def main() -> int:
         for seed in args.seeds:
             if (name, seed) in done:
                 continue
-            row = run_one(name, seed, data, folder, args)
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-            text = "".join(json.dumps(r) + "\n" for r in rows)
-            atomic_write(rows_file, lambda f, t=text: f.write(t.encode()))
+            add_row(rows_file, rows, run_one(name, seed, data, folder, args))
     text = table([r for r in rows if r["dataset"] in args.datasets], published)
     print(text)
     if args.table:
-        path = Path(args.table)
-        old = path.read_text() if path.is_file() else ""
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        body = (
-            f"Table written {stamp} by `python bench/real_data.py --table {args.table}`.\n\n{text}"
-        )
-        new = with_section(old, BEGIN, END, body)
-        atomic_write(path, lambda f: f.write(new.encode()))
+        command = f"python bench/real_data.py --table {args.table}"
+        write_table(Path(args.table), BEGIN, END, text, command)
     return 0
 
 

@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 
 from real_data import DATASETS, aeon_root, net_toml, sg_lava
-
-from sg_lava.files import atomic_write, with_section
+from rows import add_row, read_rows, write_table
 
 TASKS = {"dp1": ("delay-precise", 1), "dp4": ("delay-precise", 4), "echo1": ("echo", 1)}
 BEGIN, END = "<!-- sparsity table -->", "<!-- end sparsity table -->"
@@ -187,18 +186,14 @@ def main() -> int:
                 source = aeon / "datasets" / "data" / base / f"{name}_TRAIN.ts"
                 sg_lava("sg-lava", "convert", "ucr", str(source), "--out", str(data), threads=1)
     rows_file = out / "rows.jsonl"
-    rows = [json.loads(x) for x in rows_file.read_text().splitlines()] if args.resume and rows_file.is_file() else []  # fmt: skip
+    rows = read_rows(rows_file, args.resume)
     done = {(r["cell"], r["value"], r["seed"]) for r in rows}
     for cell in args.cells:
         for value in args.costs if cell in TASKS else args.thetas:
             for seed in args.seeds:
                 if (cell, value, seed) in done:
                     continue
-                row = run_one(cell, value, seed, args, data_root)
-                print(json.dumps(row), flush=True)
-                rows.append(row)
-                text = "".join(json.dumps(r) + "\n" for r in rows)
-                atomic_write(rows_file, lambda f, t=text: f.write(t.encode()))
+                add_row(rows_file, rows, run_one(cell, value, seed, args, data_root))
     chosen = [
         r
         for r in rows
@@ -208,14 +203,8 @@ def main() -> int:
     text = table(chosen)
     print(text)
     if args.table:
-        path = Path(args.table)
-        old = path.read_text() if path.is_file() else ""
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        body = (
-            f"Table written {stamp} by `python bench/sparsity.py --table {args.table}`.\n\n{text}"
-        )
-        new = with_section(old, BEGIN, END, body)
-        atomic_write(path, lambda f: f.write(new.encode()))
+        command = f"python bench/sparsity.py --table {args.table}"
+        write_table(Path(args.table), BEGIN, END, text, command)
     if args.plot:
         plot(chosen, Path(args.plot))
     return 0
