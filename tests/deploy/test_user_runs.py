@@ -37,7 +37,7 @@ def train_export_verify(tmp_path, *train_args):
     assert m and m.group(1) == m.group(2) and int(m.group(2)) > 0, last
 
 
-OPTIONS = ("--mode", "online", "--epochs", "3", "--batch-size", "8", "--lr", "0.05", "--quiet")
+OPTIONS = ("--quiet",)  # the --data recipe: ridge
 
 
 @pytest.mark.slow
