@@ -303,11 +303,13 @@ def resume_from(
     opt: torch.optim.Optimizer,
     sched: Any,
     order: torch.Generator,
+    batches: int | None = None,
 ) -> tuple[list[dict], dict | None]:
     """Check every field of a checkpoint against what this run would have saved, then
     load it into ``net``, ``opt``, ``sched`` and the random states; returns the history
     and the best epoch. A bad field is refused before anything is loaded (the random
-    states, loaded first, are checked by setting them)."""
+    states, loaded first, are checked by setting them). ``batches``: this data's batches
+    per epoch, which the checkpoint's schedule must have planned with."""
     params = list(net.parameters())
     adam = {"step": torch.tensor(0.0)}
     templates = {
@@ -325,7 +327,12 @@ def resume_from(
                 _adam_state(payload[key]["state"], params, adam)
             else:
                 _conform(payload[key], template, f"{key!r}")
-        if payload["scheduler"]["T_max"] != templates["scheduler"]["T_max"]:
+        settings = payload.get("settings")
+        epochs = settings.get("epochs") if isinstance(settings, dict) else None
+        planned = payload["scheduler"]["T_max"]
+        if batches is not None and isinstance(epochs, int) and planned != epochs * batches:
+            # another number of batches per epoch than this data gives (--epochs N may
+            # change the run's length: extend_schedule follows it)
             raise ValueError("'scheduler' plans another number of batches (other data?)")
         _numpy_state(payload["rng"]["numpy"])
         _history(payload)

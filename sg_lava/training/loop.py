@@ -124,7 +124,7 @@ def train(
         path = checkpoints.files.checkpoint
         state = load_checkpoint(path)
         check_same_run(state, path, net.config, cfg.settings())
-        history, best = resume_from(state, path, net, opt, sched, gen)
+        history, best = resume_from(state, path, net, opt, sched, gen, batches=n_batches)
         extend_schedule(sched, cfg.epochs * n_batches)
     ddp = None
     traced = cfg.mode == "online" and cfg.credit != "step"  # averages its gradients itself
@@ -171,7 +171,7 @@ def train(
                 improved = better_epoch(entry, best, sparser=cfg.counts_spikes)
                 if improved:
                     best = {"epoch": epoch + 1, "accuracy": entry["accuracy"]}
-                    if "spikes_per_neuron_step" in entry:
+                    if cfg.counts_spikes and "spikes_per_neuron_step" in entry:
                         best["spikes_per_neuron_step"] = entry["spikes_per_neuron_step"]
             entry["seconds"] = round(time.perf_counter() - start, 3)
             history.append(entry)
