@@ -220,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
     check_new_run(args.out, args.resume, args.overwrite)
     if args.init is not None and args.resume:
         raise UserError("--init starts a new run from a model file; --resume continues one")
+    if args.spike_target is not None and not args.spike_cost:
+        raise UserError("--spike-target R says where --spike-cost L starts to pay: give both")
     from sg_lava.devices import resolve_device
     from sg_lava.training import distributed
 

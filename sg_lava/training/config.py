@@ -42,6 +42,8 @@ class TrainConfig:
             raise ValueError(f"spike_cost must be a number >= 0, got {self.spike_cost!r}")
         if self.spike_target is not None and not 0 <= self.spike_target < float("inf"):
             raise ValueError(f"spike_target must be a number >= 0, got {self.spike_target!r}")
+        if self.spike_target is not None and not self.spike_cost:
+            raise ValueError("spike_target needs a spike_cost above 0 (the cost it bounds)")
         if self.spike_cost and self.mode == "ridge":
             raise ValueError("spike_cost needs gradient training (mode online or bptt), not ridge")
 

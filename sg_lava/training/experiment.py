@@ -157,6 +157,14 @@ def train_and_save(
     return TrainResult(Path(out), net, test_data, acc, seconds, history, cfg.settings())
 
 
+def settings_of(**settings: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of a run; a combination it refuses is the user's error."""
+    try:
+        return TrainConfig(**settings)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+
+
 def run_epochs(epochs: int | None, default: int, out: str | Path, resume: bool) -> int:
     """Epochs of a run: those asked for; else, resuming, those the run was asked for (so
     ``--resume`` alone finishes it as it was); else ``default``."""
@@ -233,7 +241,7 @@ def train_task(
     epochs = run_epochs(epochs, r["train"]["epochs"], out, resume)
     given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "credit": credit}
     given |= {"mode": mode, "loss": loss, "spike_cost": spike_cost, "spike_target": spike_target}
-    cfg = TrainConfig(
+    cfg = settings_of(
         seed=seed,
         device=device,
         **{**r["train"], **{k: v for k, v in given.items() if v is not None}},
@@ -298,7 +306,7 @@ def train_user(
                 "(--mode ridge, docs/real_data.md): give --mode online or bptt to use them"
             )
     epochs = run_epochs(given.get("epochs"), DATA_RECIPE["train"]["epochs"], out, resume)
-    cfg = TrainConfig(
+    cfg = settings_of(
         seed=seed, device=device, **{**DATA_RECIPE["train"], **given, "epochs": epochs}
     )
     if valid_fraction is None:  # ridge has no epochs to choose between: it fits on all

@@ -51,6 +51,8 @@ def test_spike_cost_refuses_nonsense():
         TrainConfig(spike_cost=1.0, spike_target=float("nan"))
     with pytest.raises(ValueError, match="ridge"):
         TrainConfig(mode="ridge", spike_cost=1.0)
+    with pytest.raises(ValueError, match="spike_target needs a spike_cost"):
+        TrainConfig(spike_target=0.1)
     assert "spike_cost" not in TrainConfig().settings()  # old checkpoints still resume
     assert TrainConfig(spike_cost=0.5).settings()["spike_cost"] == 0.5
 
@@ -78,3 +80,14 @@ def test_equal_accuracy_at_fewer_spikes_is_the_better_epoch_only_with_a_spike_co
     assert not better_epoch({"accuracy": 0.89, "spikes_per_neuron_step": 0.01}, best, True)
     assert better_epoch({"accuracy": 0.91, "spikes_per_neuron_step": 0.5}, best)
     assert better_epoch(sparser, None)
+
+
+def test_the_command_line_refuses_a_target_without_a_cost(tmp_path, capsys):
+    from sg_lava.cli import main
+
+    out = str(tmp_path / "m.pt")
+    assert main(["train", "delay", "--out", out, "--spike-target", "0.1"]) == 1
+    assert "give both" in capsys.readouterr().err
+    assert main(["train", "delay", "--out", out, "--mode", "ridge", "--spike-cost", "1"]) == 1
+    assert "needs gradient training" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
