@@ -18,7 +18,7 @@ def run(tmp_path_factory):
     d = tmp_path_factory.mktemp("events")
     write_user_events(d / "data", n_train=24, n_test=10)
     (d / "net.toml").write_text(NET_TOML.format(n_in=8))  # sensor (4, 1, 2): 8 inputs
-    train_user(d / "net.toml", d / "data", d / "model.pt", bins=6, epochs=1, progress=False)
+    train_user(d / "net.toml", d / "data", d / "model.pt", bins=6, progress=False)  # ridge
     Pipeline(d / "model.pt").export(d / "net.h5", allow_saturation=True)
     return d
 
