@@ -3,6 +3,7 @@
     python bench/sparsity.py [--cells dp1 dp4 echo1 GunPoint ...] [--costs 0 0.03 0.1 0.3]
         [--thetas 0.1 0.2 0.4 0.8] [--seeds 0 1 2] [--mode bptt] [--out runs/sparsity]
         [--table docs/sparsity.md] [--plot docs/sparsity.png] [--threads 1] [--resume]
+        [--table-only]
 
 Each cell is trained through the command line a user runs, once per setting of its knob and
 seed: a built-in task at a resolution with each spike cost (``sg-lava train TASK
@@ -120,6 +121,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     cells = list(dict.fromkeys(r["cell"] for r in rows))
     cols = min(3, len(cells))
@@ -147,11 +149,13 @@ def plot(rows: list[dict], path: Path) -> None:
         ]  # fmt: skip
         ax.plot(*zip(*meds), color="0.4", lw=1, zorder=0)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # decades only: the minor labels collide
         ax.set_title(cell)
         ax.set_xlabel("hidden spikes per neuron per step")
         ax.set_ylabel("test accuracy (exported fixed point)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.margins(0.08)  # points at the edge stay in view
+        ax.legend(fontsize=7, loc="best")
     for ax in list(axes.flat)[len(cells) :]:
         ax.axis("off")
     fig.tight_layout()
@@ -173,10 +177,13 @@ def main() -> int:
     ap.add_argument("--lava-samples", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument(
+        "--table-only", action="store_true", help="train nothing: the table of OUT's rows"
+    )
     args = ap.parse_args()
     out, data_root = Path(args.out), Path(args.real_data)
     out.mkdir(parents=True, exist_ok=True)
-    real = [c for c in args.cells if c not in TASKS]
+    real = [c for c in args.cells if c not in TASKS and not args.table_only]
     if real:  # the converted sets and their net.toml, as bench/real_data.py writes them
         aeon = aeon_root(data_root, args.aeon)
         for name in real:
@@ -186,9 +193,9 @@ def main() -> int:
                 source = aeon / "datasets" / "data" / base / f"{name}_TRAIN.ts"
                 sg_lava("sg-lava", "convert", "ucr", str(source), "--out", str(data), threads=1)
     rows_file = out / "rows.jsonl"
-    rows = read_rows(rows_file, args.resume)
+    rows = read_rows(rows_file, args.resume or args.table_only)
     done = {(r["cell"], r["value"], r["seed"]) for r in rows}
-    for cell in args.cells:
+    for cell in [] if args.table_only else args.cells:
         for value in args.costs if cell in TASKS else args.thetas:
             for seed in args.seeds:
                 if (cell, value, seed) in done:
