@@ -77,6 +77,7 @@ def run_one(cell: str, value: float, seed: int, args, data_root: Path) -> dict:
     act = plan["activity"]
     return {
         "cell": cell,
+        "label": f"{cell} ({args.mode})" if args.mode else cell,
         "knob": knob(cell),
         "value": value,
         "seed": seed,
@@ -95,7 +96,7 @@ def run_one(cell: str, value: float, seed: int, args, data_root: Path) -> dict:
 def cells_of(rows: list[dict]) -> dict[tuple[str, float], list[dict]]:
     out: dict[tuple[str, float], list[dict]] = {}
     for r in rows:
-        out.setdefault((r["cell"], r["value"]), []).append(r)
+        out.setdefault((r.get("label", r["cell"]), r["value"]), []).append(r)
     return out
 
 
@@ -105,9 +106,10 @@ def table(rows: list[dict]) -> str:
         "| cell | knob | seeds | float | fixed point | Lava = reference | hidden spikes / neuron / step | synaptic ops / inference | energy / inference (uJ) | time / inference (us) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (cell, value), rs in cells_of(rows).items():
+    for (label, value), rs in cells_of(rows).items():
+        cell = rs[0]["cell"]
         lines.append(
-            f"| {cell} | {knob(cell)} {value:g} | {len(rs)} | {med(r['float'] for r in rs):.4f} "
+            f"| {label} | {knob(cell)} {value:g} | {len(rs)} | {med(r['float'] for r in rs):.4f} "
             f"| {med(r['fixed'] for r in rs):.4f} | {sum(r['verified'] for r in rs)}/{len(rs)} "
             f"| {med(r['spikes'] for r in rs):.4f} | {med(r['synops'] for r in rs):.0f} "
             f"| {med(r['energy_uj'] for r in rs):.3f} | {med(r['time_us'] for r in rs):.1f} |"
@@ -123,7 +125,7 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
-    cells = list(dict.fromkeys(r["cell"] for r in rows))
+    cells = list(dict.fromkeys(r.get("label", r["cell"]) for r in rows))
     cols = min(3, len(cells))
     fig, axes = plt.subplots(
         -(-len(cells) // cols),
@@ -132,7 +134,7 @@ def plot(rows: list[dict], path: Path) -> None:
         squeeze=False,
     )
     for ax, cell in zip(axes.flat, cells):
-        mine = [r for r in rows if r["cell"] == cell]
+        mine = [r for r in rows if r.get("label", r["cell"]) == cell]
         values = sorted({r["value"] for r in mine})
         for value in values:
             pts = [r for r in mine if r["value"] == value]
@@ -140,7 +142,7 @@ def plot(rows: list[dict], path: Path) -> None:
                 [r["spikes"] for r in pts],
                 [r["fixed"] for r in pts],
                 s=18,
-                label=f"{knob(cell)} {value:g}",
+                label=f"{knob(mine[0]['cell'])} {value:g}",
             )
         meds = [
             (statistics.median(r["spikes"] for r in mine if r["value"] == v),
