@@ -106,7 +106,9 @@ def table(rows: list[dict]) -> str:
         "| cell | knob | seeds | float | fixed point | Lava = reference | hidden spikes / neuron / step | synaptic ops / inference | energy / inference (uJ) | time / inference (us) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (label, value), rs in cells_of(rows).items():
+    for (label, value), rs in sorted(
+        cells_of(rows).items(), key=lambda kv: (kv[0][0].lower(), kv[0][1])
+    ):
         cell = rs[0]["cell"]
         lines.append(
             f"| {label} | {knob(cell)} {value:g} | {len(rs)} | {med(r['float'] for r in rs):.4f} "
