@@ -159,6 +159,10 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_ylabel("test accuracy (exported fixed point)")
         ax.grid(alpha=0.3)
         ax.margins(0.08)  # points at the edge stay in view
+        spikes = [r["spikes"] for r in mine if r["spikes"] > 0]
+        if spikes and max(spikes) / min(spikes) < 10:  # a decade at least: a labelled tick
+            mid = (max(spikes) * min(spikes)) ** 0.5
+            ax.set_xlim(mid / 3.3, mid * 3.3)
         ax.legend(fontsize=7, loc="best")
     for ax in list(axes.flat)[len(cells) :]:
         ax.axis("off")
