@@ -90,10 +90,10 @@ def use_threads(args: argparse.Namespace) -> None:
 def positive_real(text: str) -> float:
     """An option type: a finite number above 0 (a learning rate)."""
     try:
-        value = non_negative_real(text)
-    except argparse.ArgumentTypeError:
-        value = -1.0
-    if value <= 0:
+        value = float(text)
+    except ValueError:
+        value = math.nan  # refused below, with the same line as the other bad values
+    if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text[:40]}")
     return value
 

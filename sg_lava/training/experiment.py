@@ -311,14 +311,13 @@ def train_user(
     )
     if valid_fraction is None:  # ridge has no epochs to choose between: it fits on all
         valid_fraction = 0.0 if cfg.mode == "ridge" else DATA_RECIPE["valid_fraction"]
-    fraction = valid_fraction
-    train_data, valid = user.split_valid(fraction, seed)
+    train_data, valid = user.split_valid(valid_fraction, seed)
     samples = kept_samples(train_data, user.test)
     task = {
         "name": "data",
         **user.info,
         "net": str(Path(net_path).resolve()),
-        "valid_fraction": fraction,
+        "valid_fraction": valid_fraction,
     }
     return train_and_save(
         config,

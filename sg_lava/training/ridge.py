@@ -92,7 +92,7 @@ def loo_ridge(A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 
 @torch.no_grad()
-def fit_readout(net: GammaNetwork, data, scale: str = "global") -> dict:
+def fit_readout(net: GammaNetwork, data) -> dict:
     """Set the output layer to the ridge classifier of its window sums on ``data`` (step 2)."""
     layer = net.gamma_layers[-1]
     if not layer.per_synapse:
@@ -109,12 +109,12 @@ def fit_readout(net: GammaNetwork, data, scale: str = "global") -> dict:
     S = torch.cat(sums).double()  # (n, K, H)
     n, K, H = S.shape
     X = S.reshape(n, -1).numpy()
-    mean, std = X.mean(0), X.std(0)
-    std = np.where(std > 1e-12, std, 1.0)
-    if scale == "global":  # one scale for all: the penalty acts on the raw weights, which then
-        # span a range 8-bit mantissas hold (per-feature scales zeroed 43-62 % of them on
-        # export, and the exported accuracy of ItalyPowerDemand fell to chance)
-        std = np.full_like(std, float(np.sqrt((std**2).mean())))
+    mean = X.mean(0)
+    # one scale for all features: the penalty acts on the raw weights, which then span a
+    # range 8-bit mantissas hold (per-feature scales zeroed 43-62 % of them on export, and
+    # the exported accuracy of ItalyPowerDemand fell to chance)
+    std = X.std(0)
+    std = np.full_like(std, float(np.sqrt((np.where(std > 1e-12, std, 1.0) ** 2).mean())))
     C = data.n_classes
     Y = np.eye(C)[torch.cat(labels).numpy()] * 2 - 1
     ym = Y.mean(0)

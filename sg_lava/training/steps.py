@@ -140,8 +140,7 @@ def train_batch_bptt(
     labels = y.unsqueeze(1).expand_as(mask).reshape(-1)[m]
     total = m.sum().clamp(min=1) if norm is None else norm
     lt = step_loss(flat, labels, loss, n_classes) / total
-    if spikes is not None:
-        T = counts.shape[0]
-        lt = lt + sum(spikes.term(c, x.shape[0], net.hidden_neurons, T) for c in counts)
+    if spikes is not None:  # every step's share at once (the term is elementwise)
+        lt = lt + spikes.term(counts, x.shape[0], net.hidden_neurons, counts.shape[0]).sum()
     lt.backward()
     return float(lt.detach())
